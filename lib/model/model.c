@@ -1,0 +1,149 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "model/model_internal.h"
+
+bitnet_model_params bitnet_model_params_default(void)
+{
+    bitnet_model_params p;
+    memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
+    p.use_mmap = true;
+    p.cache_bytes = 0;
+    return p;
+}
+
+/* Copy the caller's params, honouring a smaller (older) struct_size. */
+static bitnet_status read_params(const bitnet_model_params *in, bitnet_model_params *out)
+{
+    *out = bitnet_model_params_default();
+    if (!in)
+        return BITNET_OK;
+    if (in->struct_size < offsetof(bitnet_model_params, use_mmap) + sizeof in->use_mmap ||
+        in->struct_size > sizeof *out)
+        return bn_error(BITNET_ERR_INVALID_ARGUMENT,
+                        "bitnet_model_params.struct_size is %zu; initialise it with bitnet_model_params_default()",
+                        in->struct_size);
+    memcpy(out, in, in->struct_size);
+    out->struct_size = sizeof *out;
+    return BITNET_OK;
+}
+
+static void model_free(bitnet_model *m)
+{
+    bn_store_free(m->store);
+    bn_gguf_free(&m->gguf);
+    bn_source_close(&m->source);
+    pthread_mutex_destroy(&m->error_lock);
+    bn_free(m);
+}
+
+/* Takes ownership of `src` whatever the outcome. */
+static bitnet_status finish_load(bn_source *src, const bitnet_model_params *params, const char *what,
+                                 bitnet_model **out)
+{
+    bitnet_model *m = bn_calloc(1, sizeof *m);
+    if (!m) {
+        bn_source_close(src);
+        return bn_error(BITNET_ERR_OUT_OF_MEMORY, "cannot allocate the model");
+    }
+    if (pthread_mutex_init(&m->error_lock, NULL) != 0) {
+        bn_source_close(src);
+        bn_free(m);
+        return bn_error(BITNET_ERR_INTERNAL, "cannot create the model lock");
+    }
+    m->source = *src;
+    m->params = *params;
+    atomic_init(&m->refs, 1);
+    bitnet_status s = bn_gguf_parse(&m->gguf, m->source.data, m->source.size);
+    if (s == BITNET_OK)
+        s = bn_store_new(params->cache_bytes, m->gguf.n_tensors, &m->store);
+    if (s != BITNET_OK) {
+        /* Prefix the source so the message says which file failed. */
+        char msg[BN_ERROR_MAX];
+        snprintf(msg, sizeof msg, "%s: %s", what, bn_error_message());
+        bn_error_set_message(msg);
+        model_free(m);
+        return s;
+    }
+    bn_log(BITNET_LOG_INFO, "%s: GGUF v%u, %lld keys, %lld tensors", what, m->gguf.version,
+           (long long)m->gguf.n_kv, (long long)m->gguf.n_tensors);
+    *out = m;
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_model_load_file(const char *path, const bitnet_model_params *params, bitnet_model **out)
+{
+    if (!out)
+        return bn_error(BITNET_ERR_INVALID_ARGUMENT, "bitnet_model_load_file: out is NULL");
+    *out = NULL;
+    if (!path)
+        return bn_error(BITNET_ERR_INVALID_ARGUMENT, "bitnet_model_load_file: path is NULL");
+    bitnet_model_params p;
+    bitnet_status s = read_params(params, &p);
+    if (s)
+        return s;
+    bn_source src;
+    if ((s = bn_source_open_file(&src, path, p.use_mmap)))
+        return s;
+    return finish_load(&src, &p, path, out);
+}
+
+bitnet_status bitnet_model_load_memory(const void *data, size_t size, const bitnet_model_params *params,
+                                       bitnet_model **out)
+{
+    if (!out)
+        return bn_error(BITNET_ERR_INVALID_ARGUMENT, "bitnet_model_load_memory: out is NULL");
+    *out = NULL;
+    if (!data && size)
+        return bn_error(BITNET_ERR_INVALID_ARGUMENT, "bitnet_model_load_memory: data is NULL");
+    bitnet_model_params p;
+    bitnet_status s = read_params(params, &p);
+    if (s)
+        return s;
+    bn_source src;
+    bn_source_borrow(&src, data ? data : "", size);
+    return finish_load(&src, &p, "<memory>", out);
+}
+
+void bitnet_model_retain(bitnet_model *model)
+{
+    if (model)
+        atomic_fetch_add_explicit(&model->refs, 1, memory_order_relaxed);
+}
+
+void bitnet_model_release(bitnet_model *model)
+{
+    if (model && atomic_fetch_sub_explicit(&model->refs, 1, memory_order_acq_rel) == 1)
+        model_free(model);
+}
+
+bitnet_status bn_model_fail(const bitnet_model *m, bitnet_status status)
+{
+    bitnet_model *mm = (bitnet_model *)m; /* the error copy is the model's only mutable part */
+    pthread_mutex_lock(&mm->error_lock);
+    snprintf(mm->last_error, sizeof mm->last_error, "%s", bn_error_message());
+    pthread_mutex_unlock(&mm->error_lock);
+    return status;
+}
+
+const char *bitnet_model_last_error(const bitnet_model *model)
+{
+    /* A per-thread copy: another thread may fail on the model meanwhile. */
+    static _Thread_local char copy[BN_ERROR_MAX];
+    copy[0] = '\0';
+    if (!model)
+        return copy;
+    bitnet_model *m = (bitnet_model *)model;
+    pthread_mutex_lock(&m->error_lock);
+    memcpy(copy, m->last_error, sizeof copy);
+    pthread_mutex_unlock(&m->error_lock);
+    return copy;
+}
+
+uint32_t bitnet_model_gguf_version(const bitnet_model *model)
+{
+    return model ? model->gguf.version : 0;
+}

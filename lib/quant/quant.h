@@ -1,0 +1,45 @@
+/* The type-traits table: one row per tensor type drives sizes, dequantization
+ * and the reference quantizers everywhere in the library. */
+#ifndef BN_QUANT_H
+#define BN_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Dequantize n elements (a multiple of block_elems) starting at a block
+ * boundary. `tail` points to the tensor's trailing bytes (tail_bytes of them,
+ * e.g. I2_S's per-tensor scale) or is NULL for types without a tail. */
+typedef void (*bn_dequantize_row_fn)(const void *src, float *dst, int64_t n, const void *tail);
+
+/* Reference quantizer for a whole tensor of n_rows rows of n_per_row elements
+ * (n_per_row a multiple of block_elems). Writes exactly
+ * bn_type_tensor_bytes(type, n_rows * n_per_row) bytes to dst, tail included. */
+typedef void (*bn_quantize_fn)(const float *src, void *dst, int64_t n_rows, int64_t n_per_row);
+
+typedef struct bn_type_traits {
+    const char *name;       /* "q4_k" */
+    uint32_t type;          /* ggml id */
+    int32_t block_elems;    /* elements per block */
+    int32_t block_bytes;    /* bytes per block */
+    int32_t tail_bytes;     /* per-tensor trailing bytes after all blocks */
+    bn_dequantize_row_fn dequantize_row; /* NULL: cannot be read */
+    bn_quantize_fn quantize;             /* NULL: no reference quantizer */
+} bn_type_traits;
+
+/* Row for a type id, or NULL if the id is not in the table. */
+const bn_type_traits *bn_type_traits_get(uint32_t type);
+
+/* Number of ids the table spans (for iteration: ids 0..count-1, some NULL). */
+uint32_t bn_type_traits_count(void);
+
+/* Stored bytes of a tensor of n elements; 0 if the type is unknown, n is not a
+ * multiple of the block size, or the result would overflow. */
+uint64_t bn_type_tensor_bytes(uint32_t type, int64_t n);
+
+/* Half-precision helpers, exact (round to nearest even). */
+float bn_fp16_to_fp32(uint16_t h);
+uint16_t bn_fp32_to_fp16(float f);
+float bn_bf16_to_fp32(uint16_t h);
+uint16_t bn_fp32_to_bf16(float f);
+
+#endif

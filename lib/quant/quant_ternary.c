@@ -1,0 +1,189 @@
+/* Ternary formats: TQ1_0 and TQ2_0 (ggml, per-block f16 scale) and I2_S
+ * (bitnet.cpp x86 layout, one f32 scale for the whole tensor). */
+#include <math.h>
+
+#include "blocks.h"
+#include "quant_internal.h"
+
+/* ---- TQ1_0 ----
+ * A byte holds up to 5 trits t0..t4 (codes 0..2) as the fraction
+ * v/243, v = t0*81 + t1*27 + t2*9 + t3*3 + t4, stored as ceil(v*256/243).
+ * Trit k is then the integer part of 3 * frac(byte * 3^k / 256), which is
+ * what ((uint8_t)(byte * 3^k) * 3) >> 8 computes; the ceiling keeps the
+ * fixed-point fraction from falling below a trit boundary.
+ * Elements 0-159: byte i%32, trit i/32. Elements 160-239: byte 32 + r%16,
+ * trit r/16 (r = i - 160). Elements 240-255: qh byte r%4, trit r/4
+ * (r = i - 240), with t4 = 0. */
+
+static const uint8_t pow3[5] = {1, 3, 9, 27, 81};
+
+static int trit_of(uint8_t byte, int k)
+{
+    uint8_t shifted = (uint8_t)(byte * pow3[k]);
+    return (shifted * 3) >> 8;
+}
+
+static uint8_t pack_trits(const int t[5])
+{
+    int v = 0;
+    for (int k = 0; k < 5; k++)
+        v = v * 3 + t[k];
+    return (uint8_t)((v * 256 + 242) / 243);
+}
+
+/* Where element i lives: *byte indexes qs[0..47] then qh[0..3] as 48..51. */
+static void tq1_locate(int i, int *byte, int *trit)
+{
+    if (i < 160) {
+        *byte = i % 32;
+        *trit = i / 32;
+    } else if (i < 240) {
+        *byte = 32 + (i - 160) % 16;
+        *trit = (i - 160) / 16;
+    } else {
+        *byte = 48 + (i - 240) % 4;
+        *trit = (i - 240) / 4;
+    }
+}
+
+static void dq_tq1_0(const void *blk, float *y)
+{
+    const bn_block_tq1_0 *b = blk;
+    float d = bn_load_half(b->d);
+    for (int i = 0; i < BN_QK_K; i++) {
+        int byte, trit;
+        tq1_locate(i, &byte, &trit);
+        uint8_t v = byte < 48 ? b->qs[byte] : b->qh[byte - 48];
+        y[i] = (float)(trit_of(v, trit) - 1) * d;
+    }
+}
+
+/* Codes 0..2 for -1, 0, +1 with d = absmax (stored as f16). */
+static float ternary_codes(const float *x, int n, int *q, uint8_t d_out[2])
+{
+    float amax = 0.0f;
+    for (int i = 0; i < n; i++)
+        amax = fmaxf(amax, fabsf(x[i]));
+    bn_store_half(d_out, amax);
+    float id = bn_safe_inv(bn_load_half(d_out));
+    for (int i = 0; i < n; i++)
+        q[i] = bn_round_clamp(x[i] * id, -1, 1) + 1;
+    return amax;
+}
+
+static void q_tq1_0(const float *x, void *blk)
+{
+    bn_block_tq1_0 *b = blk;
+    int q[BN_QK_K], t[52][5] = {{0}};
+    ternary_codes(x, BN_QK_K, q, b->d);
+    for (int i = 0; i < BN_QK_K; i++) {
+        int byte, trit;
+        tq1_locate(i, &byte, &trit);
+        t[byte][trit] = q[i];
+    }
+    for (int j = 0; j < 52; j++) {
+        uint8_t v = pack_trits(t[j]);
+        if (j < 48)
+            b->qs[j] = v;
+        else
+            b->qh[j - 48] = v;
+    }
+}
+
+/* ---- TQ2_0 ----
+ * Element i: qs[32*(i/128) + i%32], bits 2*((i%128)/32); value (code-1)*d.
+ * Code 3 is never written; it reads as +2d, as in ggml. */
+
+static void dq_tq2_0(const void *blk, float *y)
+{
+    const bn_block_tq2_0 *b = blk;
+    float d = bn_load_half(b->d);
+    for (int i = 0; i < BN_QK_K; i++) {
+        int q = (b->qs[32 * (i / 128) + i % 32] >> (2 * ((i % 128) / 32))) & 3;
+        y[i] = (float)(q - 1) * d;
+    }
+}
+
+static void q_tq2_0(const float *x, void *blk)
+{
+    bn_block_tq2_0 *b = blk;
+    int q[BN_QK_K];
+    ternary_codes(x, BN_QK_K, q, b->d);
+    memset(b->qs, 0, sizeof b->qs);
+    for (int i = 0; i < BN_QK_K; i++)
+        b->qs[32 * (i / 128) + i % 32] |= (uint8_t)(q[i] << (2 * ((i % 128) / 32)));
+}
+
+void bn_dequantize_row_tq1_0(const void *src, float *dst, int64_t n, const void *tail)
+{
+    (void)tail;
+    bn_dequant_blocks(src, dst, n, BN_QK_K, (int)sizeof(bn_block_tq1_0), dq_tq1_0);
+}
+
+void bn_dequantize_row_tq2_0(const void *src, float *dst, int64_t n, const void *tail)
+{
+    (void)tail;
+    bn_dequant_blocks(src, dst, n, BN_QK_K, (int)sizeof(bn_block_tq2_0), dq_tq2_0);
+}
+
+void bn_quantize_tq1_0(const float *src, void *dst, int64_t n_rows, int64_t n_per_row)
+{
+    bn_quant_blocks(src, dst, n_rows, n_per_row, BN_QK_K, (int)sizeof(bn_block_tq1_0), q_tq1_0);
+}
+
+void bn_quantize_tq2_0(const float *src, void *dst, int64_t n_rows, int64_t n_per_row)
+{
+    bn_quant_blocks(src, dst, n_rows, n_per_row, BN_QK_K, (int)sizeof(bn_block_tq2_0), q_tq2_0);
+}
+
+/* ---- I2_S ----
+ * 128 elements per 32-byte block: element j in byte j%32 at bits
+ * 6 - 2*(j/32). Codes 0, 1, 2 mean -1, 0, +1 (3 is never written and reads
+ * as 0). After the blocks, a 32-byte tail starts with the f32 scale. */
+
+static int i2s_code(const uint8_t qs[32], int j)
+{
+    return (qs[j % 32] >> (6 - 2 * (j / 32))) & 3;
+}
+
+void bn_dequantize_row_i2_s(const void *src, float *dst, int64_t n, const void *tail)
+{
+    /* Without the tail the scale is unknown; NaN makes that bug loud. */
+    float scale = tail ? bn_load_f32(tail) : NAN;
+    const bn_block_i2_s *b = src;
+    for (int64_t blk = 0; n > 0 && blk < n / BN_QK_I2S; blk++) {
+        float *y = dst + blk * BN_QK_I2S;
+        for (int j = 0; j < BN_QK_I2S; j++) {
+            int q = i2s_code(b[blk].qs, j);
+            y[j] = q == 3 ? 0.0f : (float)(q - 1) * scale;
+        }
+    }
+}
+
+/* Absmean scale over the whole tensor, as BitNet b1.58 quantizes weights;
+ * accumulated in double so large tensors do not lose the small terms. */
+static float i2s_scale(const float *x, int64_t n)
+{
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += fabs((double)x[i]);
+    float s = n > 0 ? (float)(sum / (double)n) : 0.0f;
+    return (s > 0.0f && isfinite(s)) ? s : 1.0f;
+}
+
+void bn_quantize_i2_s(const float *src, void *dst, int64_t n_rows, int64_t n_per_row)
+{
+    int64_t n = bn_quant_elems(n_rows, n_per_row, BN_QK_I2S);
+    if (n < 0)
+        return;
+    float scale = i2s_scale(src, n), inv = 1.0f / scale;
+    uint8_t *out = dst;
+    memset(out, 0, (size_t)(n / 4 + BN_I2S_TAIL));
+    for (int64_t i = 0; i < n; i++) {
+        int64_t blk = i / BN_QK_I2S;
+        int j = (int)(i % BN_QK_I2S);
+        int code = bn_round_clamp(src[i] * inv, -1, 1) + 1;
+        out[blk * 32 + j % 32] |= (uint8_t)(code << (6 - 2 * (j / 32)));
+    }
+    bn_store_f32(out + n / 4, scale);
+}

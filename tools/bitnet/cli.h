@@ -1,0 +1,29 @@
+/* The `bitnet` command-line tool: shared helpers for its subcommands. */
+#ifndef BITNET_CLI_H
+#define BITNET_CLI_H
+
+#include <stdio.h>
+
+#include "bitnet.h"
+
+int cmd_inspect(int argc, char **argv);
+int cmd_tensor(int argc, char **argv);
+
+/* Print "bitnet: <what>: <status>: <detail>" to stderr; returns exit code 1. */
+int cli_fail(const char *what, bitnet_status status);
+/* Print a usage error; returns exit code 2. */
+int cli_usage(const char *usage, const char *fmt, ...);
+
+/* Option parsing: `--name VALUE` pairs and `--flag` switches. */
+typedef struct cli_opt {
+    const char *name;   /* "--model" */
+    int takes_value;    /* 1: --name VALUE */
+    const char **value; /* receives VALUE, or "1" for a switch */
+} cli_opt;
+/* 0 on success, else prints the usage and returns 2. */
+int cli_parse(int argc, char **argv, const cli_opt *opts, int n_opts, const char *usage);
+
+/* JSON string literal of s[0..len) to f (UTF-8 passed through, controls escaped). */
+void json_string(FILE *f, const char *s, size_t len);
+
+#endif
