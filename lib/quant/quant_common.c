@@ -12,8 +12,33 @@ int bn_round_clamp(float v, int lo, int hi)
         return lo;
     if (v > (float)hi)
         return hi;
-    int r = (int)roundf(v);
-    return r < lo ? lo : (r > hi ? hi : r);
+    float r = roundf(v);
+    int ri = (int)r;
+    return ri < lo ? lo : (ri > hi ? hi : ri);
+}
+
+int bn_trunc_clamp(float v, int lo, int hi)
+{
+    if (isnan(v) || v < (float)lo)
+        return lo;
+    if (v > (float)hi)
+        return hi;
+    return (int)v;
+}
+
+int bn_round_even_clamp(float v, int lo, int hi)
+{
+    if (isnan(v))
+        v = 0.0f;
+    if (v < (float)lo)
+        return lo;
+    if (v > (float)hi)
+        return hi;
+    float f = floorf(v), frac = v - f;
+    if (frac > 0.5f || (frac == 0.5f && fmodf(f, 2.0f) != 0.0f))
+        f += 1.0f;
+    int r = (int)f;
+    return r > hi ? hi : r;
 }
 
 float bn_safe_inv(float d)
@@ -21,6 +46,19 @@ float bn_safe_inv(float d)
     if (d == 0.0f || !isfinite(d))
         return 0.0f;
     return 1.0f / d;
+}
+
+float bn_store_scale(uint8_t out[2], float d, int reach)
+{
+    uint16_t h = isnan(d) ? 0 : bn_fp32_to_fp16(d);
+    if ((h & 0x7fffu) >= 0x7c00u)
+        h = (uint16_t)((h & 0x8000u) | 0x7bffu);
+    float dh = bn_fp16_to_fp32(h);
+    if (dh != 0.0f && (h & 0x7fffu) < 0x7bffu &&
+        fabsf(d * (float)reach / dh) >= (float)reach + 0.5f)
+        h++; /* sign-magnitude: +1 grows the magnitude */
+    bn_store_u16(out, h);
+    return bn_fp16_to_fp32(h);
 }
 
 int64_t bn_quant_elems(int64_t n_rows, int64_t n_per_row, int64_t block_elems)

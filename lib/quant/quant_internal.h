@@ -3,6 +3,7 @@
 #ifndef BN_QUANT_INTERNAL_H
 #define BN_QUANT_INTERNAL_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -57,9 +58,33 @@ static inline void bn_store_half(uint8_t *p, float f)
     bn_store_u16(p, bn_fp32_to_fp16(f));
 }
 
+/* The element with the largest magnitude, sign kept: scaling so that it
+ * lands on the most negative code uses an asymmetric range fully. */
+static inline float bn_signed_absmax(const float *x, int n)
+{
+    float best = 0.0f;
+    for (int i = 0; i < n; i++)
+        if (fabsf(x[i]) > fabsf(best))
+            best = x[i];
+    return best;
+}
+
 /* round(v) clamped to [lo, hi]; NaN maps to the code nearest 0. Clamping
  * happens in float first so huge inputs never hit an undefined conversion. */
 int bn_round_clamp(float v, int lo, int hi);
+
+/* (int)v clamped to [lo, hi]: truncation toward zero, as ggml's reference
+ * quantizers round with (int)(v + 0.5) on non-negative v. NaN gives lo. */
+int bn_trunc_clamp(float v, int lo, int hi);
+
+/* v rounded to nearest, ties to even (ggml's nearest_int), clamped. */
+int bn_round_even_clamp(float v, int lo, int hi);
+
+/* Store scale d as f16 and return the stored value. The extreme element
+ * sits `reach` steps from zero; if rounding shrank d so far that it would
+ * land past reach (possible with subnormal f16 scales) the magnitude is
+ * bumped one f16 ulp. Overflow saturates at the largest finite half. */
+float bn_store_scale(uint8_t out[2], float d, int reach);
 
 /* 1/d, or 0 when d is 0 or not finite, so the quants collapse to zero
  * instead of dividing by zero. */

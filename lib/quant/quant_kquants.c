@@ -100,9 +100,12 @@ static void dq_q2_k(const void *blk, float *y)
 {
     const bn_block_q2_k *b = blk;
     float d = bn_load_half(b->d), dmin = bn_load_half(b->dmin);
-    for (int i = 0; i < QK; i++) {
-        uint8_t sc = b->scales[i / 16];
-        y[i] = d * (float)(sc & 0xf) * (float)code2(b->qs, i) - dmin * (float)(sc >> 4);
+    for (int j = 0; j < 16; j++) {
+        float dl = d * (float)(b->scales[j] & 0xf), ml = dmin * (float)(b->scales[j] >> 4);
+        for (int i = 16 * j; i < 16 * j + 16; i++) {
+            int q = code2(b->qs, i);
+            y[i] = dl * (float)q - ml;
+        }
     }
 }
 
@@ -110,9 +113,13 @@ static void dq_q3_k(const void *blk, float *y)
 {
     const bn_block_q3_k *b = blk;
     float d = bn_load_half(b->d);
-    for (int i = 0; i < QK; i++) {
-        int q = code2(b->qs, i) - (bit_at(b->hmask, i) ? 0 : 4);
-        y[i] = d * (float)get_scale3(b->scales, i / 16) * (float)q;
+    for (int j = 0; j < 16; j++) {
+        int sc = get_scale3(b->scales, j);
+        float dl = d * (float)sc;
+        for (int i = 16 * j; i < 16 * j + 16; i++) {
+            int q = code2(b->qs, i) - (bit_at(b->hmask, i) ? 0 : 4);
+            y[i] = dl * (float)q;
+        }
     }
 }
 
@@ -123,8 +130,11 @@ static void dq_q4_k(const void *blk, float *y)
     for (int j = 0; j < 8; j++) {
         int sc, m;
         get_scale_min(b->scales, j, &sc, &m);
-        for (int i = 32 * j; i < 32 * j + 32; i++)
-            y[i] = d * (float)sc * (float)code4(b->qs, i) - dmin * (float)m;
+        float dl = d * (float)sc, ml = dmin * (float)m;
+        for (int i = 32 * j; i < 32 * j + 32; i++) {
+            int q = code4(b->qs, i);
+            y[i] = dl * (float)q - ml;
+        }
     }
 }
 
@@ -135,9 +145,10 @@ static void dq_q5_k(const void *blk, float *y)
     for (int j = 0; j < 8; j++) {
         int sc, m;
         get_scale_min(b->scales, j, &sc, &m);
+        float dl = d * (float)sc, ml = dmin * (float)m;
         for (int i = 32 * j; i < 32 * j + 32; i++) {
             int q = code4(b->qs, i) | (bit_at(b->qh, i) << 4);
-            y[i] = d * (float)sc * (float)q - dmin * (float)m;
+            y[i] = dl * (float)q - ml;
         }
     }
 }
@@ -146,8 +157,13 @@ static void dq_q6_k(const void *blk, float *y)
 {
     const bn_block_q6_k *b = blk;
     float d = bn_load_half(b->d);
-    for (int i = 0; i < QK; i++)
-        y[i] = d * (float)b->scales[i / 16] * (float)(code6(b->ql, b->qh, i) - 32);
+    for (int j = 0; j < 16; j++) {
+        float dl = d * (float)b->scales[j];
+        for (int i = 16 * j; i < 16 * j + 16; i++) {
+            int q = code6(b->ql, b->qh, i) - 32;
+            y[i] = dl * (float)q;
+        }
+    }
 }
 
 static void dq_q8_k(const void *blk, float *y)
@@ -159,15 +175,6 @@ static void dq_q8_k(const void *blk, float *y)
 }
 
 /* ---- quantization helpers ---- */
-
-static float signed_absmax(const float *x, int n)
-{
-    float best = 0.0f;
-    for (int i = 0; i < n; i++)
-        if (fabsf(x[i]) > fabsf(best))
-            best = x[i];
-    return best;
-}
 
 static float max_of(const float *x, int n)
 {
@@ -203,9 +210,8 @@ static void quant_affine_k(const float *x, affine_shape sh, uint8_t d_out[2], ui
     float s[16], m[16];
     for (int j = 0; j < sh.n_sub; j++)
         fit_affine(x + j * sh.len, sh.len, sh.nmax, &s[j], &m[j]);
-    bn_store_half(d_out, max_of(s, sh.n_sub) / (float)sh.smax);
-    bn_store_half(dmin_out, max_of(m, sh.n_sub) / (float)sh.smax);
-    float d = bn_load_half(d_out), dmin = bn_load_half(dmin_out);
+    float d = bn_store_scale(d_out, max_of(s, sh.n_sub) / (float)sh.smax, sh.smax);
+    float dmin = bn_store_scale(dmin_out, max_of(m, sh.n_sub) / (float)sh.smax, sh.smax);
     float id = bn_safe_inv(d), idmin = bn_safe_inv(dmin);
     for (int j = 0; j < sh.n_sub; j++) {
         sc[j] = bn_round_clamp(s[j] * id, 0, sh.smax);
@@ -222,9 +228,9 @@ static void quant_sym_k(const float *x, int h, int big_s, uint8_t d_out[2], int 
 {
     float s[16];
     for (int j = 0; j < 16; j++)
-        s[j] = signed_absmax(x + 16 * j, 16) / (float)-h;
-    bn_store_half(d_out, signed_absmax(s, 16) / (float)-big_s);
-    float d = bn_load_half(d_out), id = bn_safe_inv(d);
+        s[j] = bn_signed_absmax(x + 16 * j, 16) / (float)-h;
+    float d = bn_store_scale(d_out, bn_signed_absmax(s, 16) / (float)-big_s, big_s);
+    float id = bn_safe_inv(d);
     for (int j = 0; j < 16; j++) {
         sc[j] = bn_round_clamp(s[j] * id, -big_s, big_s - 1);
         float idl = bn_safe_inv(d * (float)sc[j]);
@@ -321,16 +327,18 @@ static void q_q6_k(const float *x, void *blk)
     }
 }
 
-/* Q8_K keeps a float32 scale: the largest magnitude maps to -127. */
+/* Q8_K keeps a float32 scale: the largest magnitude maps to -127, codes
+ * round half to even (as ggml computes it, so the bytes match). */
 static void q_q8_k(const float *x, void *blk)
 {
     bn_block_q8_k *b = blk;
-    float d = signed_absmax(x, QK) / -127.0f, id = bn_safe_inv(d);
-    bn_store_f32(b->d, d);
+    float mx = bn_signed_absmax(x, QK);
+    float id = mx != 0.0f ? -127.0f / mx : 0.0f;
+    bn_store_f32(b->d, id != 0.0f ? 1.0f / id : 0.0f);
     for (int j = 0; j < QK / 16; j++) {
         int sum = 0;
         for (int i = 16 * j; i < 16 * j + 16; i++) {
-            b->qs[i] = (int8_t)bn_round_clamp(x[i] * id, -128, 127);
+            b->qs[i] = (int8_t)bn_round_even_clamp(x[i] * id, -128, 127);
             sum += b->qs[i];
         }
         bn_store_u16(b->bsums + 2 * j, (uint16_t)(int16_t)sum);

@@ -9,33 +9,20 @@
 
 #define QK BN_QK_LEGACY
 
-/* The element with the largest magnitude, sign kept: scaling so that it
- * lands on the most negative code uses the asymmetric range fully. */
-static float signed_absmax(const float *x, int n)
-{
-    float best = 0.0f;
-    for (int i = 0; i < n; i++)
-        if (fabsf(x[i]) > fabsf(best))
-            best = x[i];
-    return best;
-}
-
+/* Comparisons rather than fminf/fmaxf so that signed zeros resolve the
+ * same way as in ggml (the first one seen wins). */
 static void min_max(const float *x, int n, float *mn, float *mx)
 {
     *mn = FLT_MAX;
     *mx = -FLT_MAX;
     for (int i = 0; i < n; i++) {
-        *mn = fminf(*mn, x[i]);
-        *mx = fmaxf(*mx, x[i]);
+        if (x[i] < *mn)
+            *mn = x[i];
+        if (x[i] > *mx)
+            *mx = x[i];
     }
 }
 
-static uint32_t load_qh(const uint8_t qh[4])
-{
-    return bn_load_u32(qh);
-}
-
-/* Low 4 bits of 32 codes into nibbles; bit 4 into the returned qh word. */
 static uint32_t pack_nibbles(const int q[QK], uint8_t qs[16])
 {
     uint32_t qh = 0;
@@ -47,11 +34,13 @@ static uint32_t pack_nibbles(const int q[QK], uint8_t qs[16])
     return qh;
 }
 
-/* Code of element j from nibbles (and qh bit j, when qh is given). */
-static int unpack_code(const uint8_t qs[16], uint32_t qh, int j)
+/* Code of element j from nibbles (and qh bit j, when qh is given), as a
+ * float ready for scaling. */
+static float unpack_code(const uint8_t qs[16], uint32_t qh, int j)
 {
     int lo = j < 16 ? (qs[j] & 0xf) : (qs[j - 16] >> 4);
-    return lo | (int)(((qh >> j) & 1u) << 4);
+    int code = lo | (int)(((qh >> j) & 1u) << 4);
+    return (float)code;
 }
 
 /* ---- dequantization ---- */
@@ -61,7 +50,7 @@ static void dq_q4_0(const void *blk, float *y)
     const bn_block_q4_0 *b = blk;
     float d = bn_load_half(b->d);
     for (int j = 0; j < QK; j++)
-        y[j] = (float)(unpack_code(b->qs, 0, j) - 8) * d;
+        y[j] = (unpack_code(b->qs, 0, j) - 8.0f) * d;
 }
 
 static void dq_q4_1(const void *blk, float *y)
@@ -69,25 +58,25 @@ static void dq_q4_1(const void *blk, float *y)
     const bn_block_q4_1 *b = blk;
     float d = bn_load_half(b->d), m = bn_load_half(b->m);
     for (int j = 0; j < QK; j++)
-        y[j] = (float)unpack_code(b->qs, 0, j) * d + m;
+        y[j] = unpack_code(b->qs, 0, j) * d + m;
 }
 
 static void dq_q5_0(const void *blk, float *y)
 {
     const bn_block_q5_0 *b = blk;
     float d = bn_load_half(b->d);
-    uint32_t qh = load_qh(b->qh);
+    uint32_t qh = bn_load_u32(b->qh);
     for (int j = 0; j < QK; j++)
-        y[j] = (float)(unpack_code(b->qs, qh, j) - 16) * d;
+        y[j] = (unpack_code(b->qs, qh, j) - 16.0f) * d;
 }
 
 static void dq_q5_1(const void *blk, float *y)
 {
     const bn_block_q5_1 *b = blk;
     float d = bn_load_half(b->d), m = bn_load_half(b->m);
-    uint32_t qh = load_qh(b->qh);
+    uint32_t qh = bn_load_u32(b->qh);
     for (int j = 0; j < QK; j++)
-        y[j] = (float)unpack_code(b->qs, qh, j) * d + m;
+        y[j] = unpack_code(b->qs, qh, j) * d + m;
 }
 
 static void dq_q8_0(const void *blk, float *y)
@@ -107,31 +96,33 @@ static void dq_q8_1(const void *blk, float *y)
 }
 
 /* ---- quantization ----
- * Scales are rounded to f16 first and the codes computed against the stored
- * value, so dequantization error is bounded by the stored step. */
+ * Same scale choice, arithmetic and rounding as ggml's reference quantizers,
+ * so re-quantizing reproduces llama.cpp files byte for byte: codes are taken
+ * against the exact float scale, which is then stored as f16. */
 
-/* Symmetric: codes in [-2^(bits-1), 2^(bits-1)-1], stored offset by 2^(bits-1). */
-static float quant_sym(const float *x, int bits, int q[QK], uint8_t d_out[2])
+/* Symmetric: the largest magnitude maps to code -2^(bits-1); codes are
+ * stored offset by 2^(bits-1) and rounded half up. */
+static void quant_sym(const float *x, int bits, int q[QK], uint8_t d_out[2])
 {
     int half = 1 << (bits - 1);
-    bn_store_half(d_out, signed_absmax(x, QK) / (float)-half);
-    float d = bn_load_half(d_out), id = bn_safe_inv(d);
+    float d = bn_signed_absmax(x, QK) / (float)-half, id = bn_safe_inv(d);
+    float offset = (float)half + 0.5f;
+    bn_store_half(d_out, d);
     for (int j = 0; j < QK; j++)
-        q[j] = bn_round_clamp(x[j] * id, -half, half - 1) + half;
-    return d;
+        q[j] = bn_trunc_clamp(x[j] * id + offset, 0, 2 * half - 1);
 }
 
-/* Affine: x ~ q * d + m with q in [0, 2^bits - 1]. */
+/* Affine: x ~ q * d + min with q in [0, 2^bits - 1], rounded half up. */
 static void quant_affine(const float *x, int bits, int q[QK], uint8_t d_out[2], uint8_t m_out[2])
 {
     int qmax = (1 << bits) - 1;
     float mn, mx;
     min_max(x, QK, &mn, &mx);
-    bn_store_half(d_out, (mx - mn) / (float)qmax);
+    float d = (mx - mn) / (float)qmax, id = bn_safe_inv(d);
+    bn_store_half(d_out, d);
     bn_store_half(m_out, mn);
-    float d = bn_load_half(d_out), m = bn_load_half(m_out), id = bn_safe_inv(d);
     for (int j = 0; j < QK; j++)
-        q[j] = bn_round_clamp((x[j] - m) * id, 0, qmax);
+        q[j] = bn_trunc_clamp((x[j] - mn) * id + 0.5f, 0, qmax);
 }
 
 static void q_q4_0(const float *x, void *blk)
@@ -166,14 +157,16 @@ static void q_q5_1(const float *x, void *blk)
     bn_store_u32(b->qh, pack_nibbles(q, b->qs));
 }
 
-/* Q8: d = amax / 127, codes in [-127, 127]. Returns the code sum. */
-static int quant_8(const float *x, int8_t qs[QK], uint8_t d_out[2])
+/* Q8: d = amax / 127, codes rounded half away from zero. Returns the code
+ * sum; *d_exact gets the unrounded scale (Q8_1's s uses it). */
+static int quant_8(const float *x, int8_t qs[QK], uint8_t d_out[2], float *d_exact)
 {
     float amax = 0.0f;
     for (int j = 0; j < QK; j++)
         amax = fmaxf(amax, fabsf(x[j]));
-    bn_store_half(d_out, amax / 127.0f);
-    float id = bn_safe_inv(bn_load_half(d_out));
+    float d = amax / 127.0f, id = bn_safe_inv(d);
+    bn_store_half(d_out, d);
+    *d_exact = d;
     int sum = 0;
     for (int j = 0; j < QK; j++) {
         qs[j] = (int8_t)bn_round_clamp(x[j] * id, -127, 127);
@@ -185,14 +178,16 @@ static int quant_8(const float *x, int8_t qs[QK], uint8_t d_out[2])
 static void q_q8_0(const float *x, void *blk)
 {
     bn_block_q8_0 *b = blk;
-    quant_8(x, b->qs, b->d);
+    float d;
+    quant_8(x, b->qs, b->d, &d);
 }
 
 static void q_q8_1(const float *x, void *blk)
 {
     bn_block_q8_1 *b = blk;
-    int sum = quant_8(x, b->qs, b->d);
-    bn_store_half(b->s, (float)sum * bn_load_half(b->d));
+    float d;
+    int sum = quant_8(x, b->qs, b->d, &d);
+    bn_store_half(b->s, (float)sum * d);
 }
 
 /* ---- table entry points ---- */

@@ -58,17 +58,17 @@ static void dq_tq1_0(const void *blk, float *y)
     }
 }
 
-/* Codes 0..2 for -1, 0, +1 with d = absmax (stored as f16). */
-static float ternary_codes(const float *x, int n, int *q, uint8_t d_out[2])
+/* Codes 0..2 for -1, 0, +1 with d = absmax (stored as f16), rounded half
+ * away from zero against the exact scale, as ggml does. */
+static void ternary_codes(const float *x, int n, int *q, uint8_t d_out[2])
 {
     float amax = 0.0f;
     for (int i = 0; i < n; i++)
         amax = fmaxf(amax, fabsf(x[i]));
     bn_store_half(d_out, amax);
-    float id = bn_safe_inv(bn_load_half(d_out));
+    float id = bn_safe_inv(amax);
     for (int i = 0; i < n; i++)
         q[i] = bn_round_clamp(x[i] * id, -1, 1) + 1;
-    return amax;
 }
 
 static void q_tq1_0(const float *x, void *blk)
@@ -81,13 +81,10 @@ static void q_tq1_0(const float *x, void *blk)
         tq1_locate(i, &byte, &trit);
         t[byte][trit] = q[i];
     }
-    for (int j = 0; j < 52; j++) {
-        uint8_t v = pack_trits(t[j]);
-        if (j < 48)
-            b->qs[j] = v;
-        else
-            b->qh[j - 48] = v;
-    }
+    for (int j = 0; j < 48; j++)
+        b->qs[j] = pack_trits(t[j]);
+    for (int j = 0; j < 4; j++)
+        b->qh[j] = pack_trits(t[48 + j]);
 }
 
 /* ---- TQ2_0 ----
@@ -160,10 +157,32 @@ void bn_dequantize_row_i2_s(const void *src, float *dst, int64_t n, const void *
     }
 }
 
-/* Absmean scale over the whole tensor, as BitNet b1.58 quantizes weights;
- * accumulated in double so large tensors do not lose the small terms. */
+/* The common magnitude if every nonzero |x| is the same (weights already
+ * ternary, e.g. code x scale from a BitNet checkpoint), else 0. */
+static float ternary_magnitude(const float *x, int64_t n)
+{
+    float c = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        if (a == 0.0f)
+            continue;
+        if (c == 0.0f)
+            c = a;
+        else if (a != c)
+            return 0.0f;
+    }
+    return c;
+}
+
+/* Tensor scale: already-ternary weights keep their own scale, so f32 ->
+ * I2_S -> f32 is lossless (bitnet.cpp's converter relies on the same);
+ * anything else gets the absmean, as BitNet b1.58 quantizes latent weights.
+ * The mean is accumulated in double so large tensors keep the small terms. */
 static float i2s_scale(const float *x, int64_t n)
 {
+    float c = ternary_magnitude(x, n);
+    if (c > 0.0f && isfinite(c))
+        return c;
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++)
         sum += fabs((double)x[i]);

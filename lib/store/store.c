@@ -185,6 +185,11 @@ bitnet_status bn_store_read(bn_store *s, const bn_gguf_tensor *t, int64_t idx, i
     /* F32 needs no dequantization, and a tensor larger than the budget could
      * never stay: both are read straight from the mapping. */
     if (!s->by_index || t->type == BITNET_TYPE_F32 || whole_bytes > s->budget) {
+        if (s->by_index && t->type != BITNET_TYPE_F32) { /* too big to cache: still a miss */
+            pthread_mutex_lock(&s->lock);
+            s->misses++;
+            pthread_mutex_unlock(&s->lock);
+        }
         bn_dequant_rows(t, tr, r0, r1, dst_type, dst);
         return BITNET_OK;
     }

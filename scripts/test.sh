@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The whole default test suite (the README's second Quick start command):
+#   1. release build, every test
+#   2. ASan+UBSan build, every test
+#   3. valgrind memcheck over the loader suites
+#   4. TSan build, the concurrency tests
+#   5. libFuzzer (clang) on the GGUF loader for $BITNET_FUZZ_SECONDS (default 60)
+# Prints "N passed, N failed" at the end; exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+fuzz_seconds=${BITNET_FUZZ_SECONDS:-60}
+passed=0
+failed=0
+
+setup() { # dir, options...
+    local dir=$1; shift
+    if [ -d "$dir" ]; then meson setup --reconfigure "$dir" "$@" >/dev/null; else meson setup "$dir" "$@" >/dev/null; fi \
+        && ninja -C "$dir" >/dev/null
+}
+
+# Runs meson test and adds its counts to the totals.
+run_tests() { # label, dir, meson test args...
+    local label=$1 dir=$2; shift 2
+    echo "== $label"
+    meson test -C "$dir" --print-errorlogs "$@" | tail -n 12
+    local log="$dir/meson-logs/testlog.json"
+    local counts
+    counts=$(python3 - "$log" <<'PY'
+import json, sys
+ok = bad = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["result"] in ("OK", "SKIP", "EXPECTEDFAIL"): ok += 1
+    else: bad += 1
+print(ok, bad)
+PY
+)
+    passed=$((passed + ${counts% *}))
+    failed=$((failed + ${counts#* }))
+}
+
+step_failed() { echo "FAILED: $1"; failed=$((failed + 1)); }
+
+setup build-test -Dbuildtype=debugoptimized && run_tests "release build" build-test || step_failed "build (release)"
+setup build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
+    && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+       run_tests "ASan+UBSan" build-asan || step_failed "build (asan)"
+if command -v valgrind >/dev/null; then
+    run_tests "valgrind memcheck" build-test --suite loader \
+        --wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect -q' \
+        --timeout-multiplier 10
+fi
+CC=clang setup build-tsan -Dbuildtype=debug -Db_sanitize=thread -Db_lundef=false \
+    && TSAN_OPTIONS=halt_on_error=1 run_tests "TSan" build-tsan --suite concurrency || step_failed "build (tsan)"
+if command -v clang >/dev/null && [ "$fuzz_seconds" -gt 0 ]; then
+    echo "== libFuzzer: GGUF loader, ${fuzz_seconds}s"
+    if CC=clang setup build-fuzz -Dbuildtype=debugoptimized -Dfuzz=enabled -Db_sanitize=address,undefined -Db_lundef=false \
+        && tests/fuzz/run.sh build-fuzz "$fuzz_seconds"; then
+        passed=$((passed + 1))
+    else
+        step_failed "fuzz"
+    fi
+fi
+echo
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

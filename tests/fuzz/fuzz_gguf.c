@@ -1,0 +1,219 @@
+/* libFuzzer harness for the GGUF loader and the metadata/tensor getters.
+ *
+ * Loads the input with bitnet_model_load_memory; when it loads, walks every
+ * key and value (array elements up to a cap, nested arrays recursively),
+ * every tensor info, and reads the first rows of each tensor as F32 and F16
+ * into a bounded buffer, plus a few reads that must fail cleanly.
+ *
+ * Build (clang): -fsanitize=fuzzer,address,undefined with libbitnet.a.
+ * With -DBN_FUZZ_STANDALONE it gets a main() that runs the files named on
+ * the command line once each (regression runs without libFuzzer). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bitnet/bitnet.h"
+
+#define MAX_ARRAY_ELEMS 64          /* elements visited per array            */
+#define MAX_WALK_DEPTH 16           /* recursion guard for nested arrays     */
+#define READ_BUF_BYTES (64u * 1024) /* bytes per tensor read                 */
+#define CACHE_BYTES (1u << 20)      /* small store cache, to exercise it too */
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Reads the value every way the API offers; results are only consumed so
+ * the compiler keeps the calls. */
+static volatile uint64_t sink;
+
+static void touch_string(const char *s, size_t len) {
+    /* The string must be readable up to and including its NUL. */
+    if (s) sink += (uint64_t)(unsigned char)s[len] + (len ? (unsigned char)s[0] : 0u);
+}
+
+static void walk_scalar(const bitnet_value *v) {
+    int64_t i;
+    uint64_t u;
+    double f;
+    bool b;
+    const char *s = NULL;
+    size_t len = 0;
+    if (bitnet_value_int(v, &i) == BITNET_OK) sink += (uint64_t)i;
+    if (bitnet_value_uint(v, &u) == BITNET_OK) sink += u;
+    if (bitnet_value_float(v, &f) == BITNET_OK) sink += (uint64_t)(f == f);
+    if (bitnet_value_bool(v, &b) == BITNET_OK) sink += b;
+    if (bitnet_value_string(v, &s, &len) == BITNET_OK) touch_string(s, len);
+}
+
+static void walk_value(const bitnet_value *v, int depth);
+
+static void walk_array(const bitnet_value *v, int depth) {
+    bitnet_value_type elem;
+    uint64_t n = 0;
+    if (bitnet_value_array_info(v, &elem, &n) != BITNET_OK) return;
+    uint64_t cap = n < MAX_ARRAY_ELEMS ? n : MAX_ARRAY_ELEMS;
+    for (uint64_t i = 0; i < cap; i++) {
+        int64_t x;
+        uint64_t u;
+        double f;
+        bool b;
+        const char *s = NULL;
+        size_t len = 0;
+        const bitnet_value *sub = NULL;
+        if (bitnet_value_array_int(v, i, &x) == BITNET_OK) sink += (uint64_t)x;
+        if (bitnet_value_array_uint(v, i, &u) == BITNET_OK) sink += u;
+        if (bitnet_value_array_float(v, i, &f) == BITNET_OK) sink += (uint64_t)(f == f);
+        if (bitnet_value_array_bool(v, i, &b) == BITNET_OK) sink += b;
+        if (bitnet_value_array_string(v, i, &s, &len) == BITNET_OK) touch_string(s, len);
+        if (bitnet_value_array_array(v, i, &sub) == BITNET_OK) walk_value(sub, depth + 1);
+    }
+    /* The last element and one past the end: bounds checks. */
+    int64_t x;
+    if (n) (void)bitnet_value_array_int(v, n - 1, &x);
+    (void)bitnet_value_array_int(v, n, &x);
+}
+
+static void walk_value(const bitnet_value *v, int depth) {
+    if (!v || depth > MAX_WALK_DEPTH) return;
+    sink += (uint64_t)bitnet_value_get_type(v);
+    if (bitnet_value_get_type(v) == BITNET_VALUE_ARRAY)
+        walk_array(v, depth);
+    else
+        walk_scalar(v);
+}
+
+static void walk_metadata(const bitnet_model *m) {
+    int64_t n = bitnet_model_meta_count(m);
+    for (int64_t i = 0; i < n; i++) {
+        const char *key = NULL;
+        const bitnet_value *v = NULL;
+        if (bitnet_model_meta_at(m, i, &key, &v) != BITNET_OK) continue;
+        walk_value(v, 0);
+        if (!key) continue;
+        /* Lookup by name and the key-based shortcuts. */
+        const bitnet_value *again = NULL;
+        if (bitnet_model_meta_get(m, key, &again) == BITNET_OK) sink += (uint64_t)(again != NULL);
+        int64_t x;
+        uint64_t u;
+        double f;
+        bool b;
+        const char *s = NULL;
+        size_t len = 0;
+        (void)bitnet_model_meta_int(m, key, &x);
+        (void)bitnet_model_meta_uint(m, key, &u);
+        (void)bitnet_model_meta_float(m, key, &f);
+        (void)bitnet_model_meta_bool(m, key, &b);
+        if (bitnet_model_meta_string(m, key, &s, &len) == BITNET_OK) touch_string(s, len);
+    }
+    (void)bitnet_model_meta_at(m, n, NULL, NULL);
+}
+
+/* The first rows of tensor `info` that fit the buffer, as `type`. */
+static void read_head(bitnet_model *m, const bitnet_tensor_info *info, bitnet_type type, size_t elem,
+                      uint8_t *buf) {
+    if (info->ne[0] <= 0 || info->n_rows <= 0) return;
+    uint64_t row_bytes = (uint64_t)info->ne[0] * elem;
+    int64_t rows = row_bytes <= READ_BUF_BYTES ? (int64_t)(READ_BUF_BYTES / row_bytes) : 0;
+    if (rows > info->n_rows) rows = info->n_rows;
+    size_t written = 0;
+    if (rows > 0)
+        (void)bitnet_model_tensor_read(m, info->name, 0, rows, type, buf, READ_BUF_BYTES, &written);
+    else /* a row larger than the buffer: must fail with BUFFER_TOO_SMALL */
+        (void)bitnet_model_tensor_read(m, info->name, 0, 1, type, buf, READ_BUF_BYTES, &written);
+    sink += written;
+}
+
+static void walk_tensors(bitnet_model *m, uint8_t *buf) {
+    int64_t n = bitnet_model_tensor_count(m);
+    for (int64_t i = 0; i < n; i++) {
+        bitnet_tensor_info info;
+        memset(&info, 0, sizeof info);
+        info.struct_size = sizeof info;
+        if (bitnet_model_tensor_info(m, i, &info) != BITNET_OK || !info.name) continue;
+        int64_t idx = -1;
+        (void)bitnet_model_tensor_find(m, info.name, &idx);
+        sink += (uint64_t)idx + info.n_bytes + info.offset + (uint64_t)info.n_dims;
+        if (info.type_name) sink += (unsigned char)info.type_name[0];
+        read_head(m, &info, BITNET_TYPE_F32, 4, buf);
+        read_head(m, &info, BITNET_TYPE_F16, 2, buf);
+        /* Reads that must fail without touching memory they should not. */
+        size_t written;
+        (void)bitnet_model_tensor_read(m, info.name, info.n_rows, info.n_rows + 1, BITNET_TYPE_F32, buf,
+                                       READ_BUF_BYTES, &written);
+        (void)bitnet_model_tensor_read(m, info.name, 0, 1, BITNET_TYPE_F32, buf, 1, &written);
+    }
+    bitnet_tensor_info info;
+    info.struct_size = sizeof info;
+    (void)bitnet_model_tensor_info(m, n, &info);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    bitnet_model_params params = bitnet_model_params_default();
+    params.cache_bytes = CACHE_BYTES;
+    bitnet_model *m = NULL;
+    if (bitnet_model_load_memory(data, size, &params, &m) != BITNET_OK) {
+        /* A failed load must leave a message and no model. */
+        if (m != NULL || bitnet_last_error()[0] == '\0') abort();
+        return 0;
+    }
+    uint8_t *buf = malloc(READ_BUF_BYTES);
+    if (buf) {
+        sink += bitnet_model_gguf_version(m);
+        walk_metadata(m);
+        walk_tensors(m, buf);
+        bitnet_store_stats stats;
+        stats.struct_size = sizeof stats;
+        (void)bitnet_model_store_stats(m, &stats);
+        sink += (uint64_t)bitnet_model_last_error(m)[0];
+        free(buf);
+    }
+    bitnet_model_release(m);
+    return 0;
+}
+
+#ifdef BN_FUZZ_STANDALONE
+/* Runs each file named on the command line through the harness once. */
+static int run_file(const char *path) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        fprintf(stderr, "%s: cannot open\n", path);
+        return 1;
+    }
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, fp);
+        if (n < cap) break;
+        uint8_t *bigger = realloc(buf, cap * 2);
+        if (!bigger) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    int err = ferror(fp) || !buf;
+    fclose(fp);
+    if (!err) {
+        /* An exact-size copy, so reads past the end are caught. */
+        uint8_t *exact = malloc(n ? n : 1);
+        err = !exact;
+        if (exact) {
+            if (n) memcpy(exact, buf, n);
+            LLVMFuzzerTestOneInput(exact, n);
+            free(exact);
+        }
+    }
+    free(buf);
+    if (err) fprintf(stderr, "%s: cannot read\n", path);
+    return err;
+}
+
+int main(int argc, char **argv) {
+    int failures = 0;
+    for (int i = 1; i < argc; i++) failures += run_file(argv[i]);
+    printf("fuzz_gguf: %d file(s) run, %d unreadable\n", argc - 1, failures);
+    return failures ? 1 : 0;
+}
+#endif
