@@ -127,8 +127,7 @@ bitnet_status bn_gguf_writer_add_string_n(bn_gguf_writer *w, const char *key, co
  * BN_GGUF_WRITER_MAX_DEPTH: BITNET_ERR_INVALID_ARGUMENT. */
 bitnet_status bn_gguf_writer_add_array(bn_gguf_writer *w, const char *key, bitnet_value_type elem_type,
                                        const void *data, uint64_t n);
-bitnet_status bn_gguf_writer_add_string_array(bn_gguf_writer *w, const char *key, const char *const *strs,
-                                              uint64_t n);
+bitnet_status bn_gguf_writer_add_string_array(bn_gguf_writer *w, const char *key, const char *const *strs, uint64_t n);
 
 /* A pair written verbatim, never checked: key of key_len bytes (any bytes),
  * the uint32 `value_type` as given, then `value_len` bytes of `value` as the
@@ -144,9 +143,8 @@ bitnet_status bn_gguf_writer_add_raw(bn_gguf_writer *w, const char *key, size_t 
  * blocks. */
 bitnet_status bn_gguf_writer_add_tensor(bn_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                                         const int64_t *ne, const void *data, uint64_t nbytes);
-bitnet_status bn_gguf_writer_add_tensor_copy(bn_gguf_writer *w, const char *name, uint32_t type,
-                                             uint32_t n_dims, const int64_t *ne, const void *data,
-                                             uint64_t nbytes);
+bitnet_status bn_gguf_writer_add_tensor_copy(bn_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
+                                             const int64_t *ne, const void *data, uint64_t nbytes);
 
 uint64_t bn_gguf_writer_kv_count(const bn_gguf_writer *w);     /* pairs added */
 uint64_t bn_gguf_writer_tensor_count(const bn_gguf_writer *w); /* tensors added */
@@ -156,13 +154,11 @@ uint64_t bn_gguf_writer_tensor_count(const bn_gguf_writer *w); /* tensors added 
  * the last one); out of range: BITNET_ERR_OUT_OF_RANGE. */
 bitnet_status bn_gguf_writer_layout(const bn_gguf_writer *w, bn_gguf_layout *out);
 bitnet_status bn_gguf_writer_kv_layout(const bn_gguf_writer *w, uint64_t index, bn_gguf_kv_layout *out);
-bitnet_status bn_gguf_writer_tensor_layout(const bn_gguf_writer *w, uint64_t index,
-                                           bn_gguf_tensor_layout *out);
+bitnet_status bn_gguf_writer_tensor_layout(const bn_gguf_writer *w, uint64_t index, bn_gguf_tensor_layout *out);
 
 /* The whole file in a new buffer; the caller frees *out with free().
  * `layout` may be NULL. On failure *out is NULL and *out_size 0. */
-bitnet_status bn_gguf_writer_to_memory(const bn_gguf_writer *w, void **out, size_t *out_size,
-                                       bn_gguf_layout *layout);
+bitnet_status bn_gguf_writer_to_memory(const bn_gguf_writer *w, void **out, size_t *out_size, bn_gguf_layout *layout);
 /* Writes the file to an open stream (binary mode) at its position. */
 bitnet_status bn_gguf_writer_to_stream(const bn_gguf_writer *w, FILE *fp);
 /* Creates or truncates `path`; on failure the partial file is removed. */

@@ -1,13 +1,14 @@
 #!/bin/sh
 # Regression check without libFuzzer: builds the seed corpus (generated seeds
-# plus cut fixtures) and runs every entry once through the harness built with
-# -DBN_FUZZ_STANDALONE (under the build's sanitizers, if any).
+# plus cut fixtures) and runs every entry, and every file in regressions/, once
+# through the harness built with -DBN_FUZZ_STANDALONE (under the build's
+# sanitizers, if any).
 #
 # usage: tests/fuzz/check_seeds.sh GEN_SEEDS REPLAY OUT_DIR [FIXTURES_DIR]
 set -eu
 
 if [ $# -lt 3 ] || [ $# -gt 4 ]; then
-    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 
@@ -22,7 +23,9 @@ rm -f "$out"/*.gguf
 # One process per file keeps a crash attributable to its input.
 failed=0
 passed=0
-for f in "$out"/*.gguf; do
+# Inputs that once crashed the harness or the loader are replayed too.
+for f in "$out"/*.gguf "$here"/regressions/*; do
+    [ -f "$f" ] || continue
     if "$replay" "$f" > /dev/null; then
         passed=$((passed + 1))
     else

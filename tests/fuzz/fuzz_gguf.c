@@ -26,31 +26,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * the compiler keeps the calls. */
 static volatile uint64_t sink;
 
-static void touch_string(const char *s, size_t len) {
+static void touch_string(const char *s, size_t len)
+{
     /* The string must be readable up to and including its NUL. */
-    if (s) sink += (uint64_t)(unsigned char)s[len] + (len ? (unsigned char)s[0] : 0u);
+    if (s)
+        sink += (uint64_t)(unsigned char)s[len] + (len ? (unsigned char)s[0] : 0u);
 }
 
-static void walk_scalar(const bitnet_value *v) {
+static void walk_scalar(const bitnet_value *v)
+{
     int64_t i;
     uint64_t u;
     double f;
     bool b;
     const char *s = NULL;
     size_t len = 0;
-    if (bitnet_value_int(v, &i) == BITNET_OK) sink += (uint64_t)i;
-    if (bitnet_value_uint(v, &u) == BITNET_OK) sink += u;
-    if (bitnet_value_float(v, &f) == BITNET_OK) sink += (uint64_t)(f == f);
-    if (bitnet_value_bool(v, &b) == BITNET_OK) sink += b;
-    if (bitnet_value_string(v, &s, &len) == BITNET_OK) touch_string(s, len);
+    if (bitnet_value_int(v, &i) == BITNET_OK)
+        sink += (uint64_t)i;
+    if (bitnet_value_uint(v, &u) == BITNET_OK)
+        sink += u;
+    if (bitnet_value_float(v, &f) == BITNET_OK)
+        sink += (uint64_t)(f == f);
+    if (bitnet_value_bool(v, &b) == BITNET_OK)
+        sink += b;
+    if (bitnet_value_string(v, &s, &len) == BITNET_OK)
+        touch_string(s, len);
 }
 
 static void walk_value(const bitnet_value *v, int depth);
 
-static void walk_array(const bitnet_value *v, int depth) {
+static void walk_array(const bitnet_value *v, int depth)
+{
     bitnet_value_type elem;
     uint64_t n = 0;
-    if (bitnet_value_array_info(v, &elem, &n) != BITNET_OK) return;
+    if (bitnet_value_array_info(v, &elem, &n) != BITNET_OK)
+        return;
     uint64_t cap = n < MAX_ARRAY_ELEMS ? n : MAX_ARRAY_ELEMS;
     for (uint64_t i = 0; i < cap; i++) {
         int64_t x;
@@ -60,21 +70,30 @@ static void walk_array(const bitnet_value *v, int depth) {
         const char *s = NULL;
         size_t len = 0;
         const bitnet_value *sub = NULL;
-        if (bitnet_value_array_int(v, i, &x) == BITNET_OK) sink += (uint64_t)x;
-        if (bitnet_value_array_uint(v, i, &u) == BITNET_OK) sink += u;
-        if (bitnet_value_array_float(v, i, &f) == BITNET_OK) sink += (uint64_t)(f == f);
-        if (bitnet_value_array_bool(v, i, &b) == BITNET_OK) sink += b;
-        if (bitnet_value_array_string(v, i, &s, &len) == BITNET_OK) touch_string(s, len);
-        if (bitnet_value_array_array(v, i, &sub) == BITNET_OK) walk_value(sub, depth + 1);
+        if (bitnet_value_array_int(v, i, &x) == BITNET_OK)
+            sink += (uint64_t)x;
+        if (bitnet_value_array_uint(v, i, &u) == BITNET_OK)
+            sink += u;
+        if (bitnet_value_array_float(v, i, &f) == BITNET_OK)
+            sink += (uint64_t)(f == f);
+        if (bitnet_value_array_bool(v, i, &b) == BITNET_OK)
+            sink += b;
+        if (bitnet_value_array_string(v, i, &s, &len) == BITNET_OK)
+            touch_string(s, len);
+        if (bitnet_value_array_array(v, i, &sub) == BITNET_OK)
+            walk_value(sub, depth + 1);
     }
     /* The last element and one past the end: bounds checks. */
     int64_t x;
-    if (n) (void)bitnet_value_array_int(v, n - 1, &x);
+    if (n)
+        (void)bitnet_value_array_int(v, n - 1, &x);
     (void)bitnet_value_array_int(v, n, &x);
 }
 
-static void walk_value(const bitnet_value *v, int depth) {
-    if (!v || depth > MAX_WALK_DEPTH) return;
+static void walk_value(const bitnet_value *v, int depth)
+{
+    if (!v || depth > MAX_WALK_DEPTH)
+        return;
     sink += (uint64_t)bitnet_value_get_type(v);
     if (bitnet_value_get_type(v) == BITNET_VALUE_ARRAY)
         walk_array(v, depth);
@@ -82,17 +101,21 @@ static void walk_value(const bitnet_value *v, int depth) {
         walk_scalar(v);
 }
 
-static void walk_metadata(const bitnet_model *m) {
+static void walk_metadata(const bitnet_model *m)
+{
     int64_t n = bitnet_model_meta_count(m);
     for (int64_t i = 0; i < n; i++) {
         const char *key = NULL;
         const bitnet_value *v = NULL;
-        if (bitnet_model_meta_at(m, i, &key, &v) != BITNET_OK) continue;
+        if (bitnet_model_meta_at(m, i, &key, &v) != BITNET_OK)
+            continue;
         walk_value(v, 0);
-        if (!key) continue;
+        if (!key)
+            continue;
         /* Lookup by name and the key-based shortcuts. */
         const bitnet_value *again = NULL;
-        if (bitnet_model_meta_get(m, key, &again) == BITNET_OK) sink += (uint64_t)(again != NULL);
+        if (bitnet_model_meta_get(m, key, &again) == BITNET_OK)
+            sink += (uint64_t)(again != NULL);
         int64_t x;
         uint64_t u;
         double f;
@@ -103,18 +126,22 @@ static void walk_metadata(const bitnet_model *m) {
         (void)bitnet_model_meta_uint(m, key, &u);
         (void)bitnet_model_meta_float(m, key, &f);
         (void)bitnet_model_meta_bool(m, key, &b);
-        if (bitnet_model_meta_string(m, key, &s, &len) == BITNET_OK) touch_string(s, len);
+        if (bitnet_model_meta_string(m, key, &s, &len) == BITNET_OK)
+            touch_string(s, len);
     }
     (void)bitnet_model_meta_at(m, n, NULL, NULL);
 }
 
 /* The first rows of tensor `info` that fit the buffer, as `type`. */
-static void read_head(bitnet_model *m, const bitnet_tensor_info *info, bitnet_type type, size_t elem,
-                      uint8_t *buf) {
-    if (info->ne[0] <= 0 || info->n_rows <= 0) return;
-    uint64_t row_bytes = (uint64_t)info->ne[0] * elem;
-    int64_t rows = row_bytes <= READ_BUF_BYTES ? (int64_t)(READ_BUF_BYTES / row_bytes) : 0;
-    if (rows > info->n_rows) rows = info->n_rows;
+static void read_head(bitnet_model *m, const bitnet_tensor_info *info, bitnet_type type, size_t elem, uint8_t *buf)
+{
+    if (info->ne[0] <= 0 || info->n_rows <= 0)
+        return;
+    /* ne[0] may be up to INT64_MAX: compare before multiplying. */
+    int64_t rows =
+        (uint64_t)info->ne[0] <= READ_BUF_BYTES / elem ? (int64_t)(READ_BUF_BYTES / ((uint64_t)info->ne[0] * elem)) : 0;
+    if (rows > info->n_rows)
+        rows = info->n_rows;
     size_t written = 0;
     if (rows > 0)
         (void)bitnet_model_tensor_read(m, info->name, 0, rows, type, buf, READ_BUF_BYTES, &written);
@@ -123,23 +150,26 @@ static void read_head(bitnet_model *m, const bitnet_tensor_info *info, bitnet_ty
     sink += written;
 }
 
-static void walk_tensors(bitnet_model *m, uint8_t *buf) {
+static void walk_tensors(bitnet_model *m, uint8_t *buf)
+{
     int64_t n = bitnet_model_tensor_count(m);
     for (int64_t i = 0; i < n; i++) {
         bitnet_tensor_info info;
         memset(&info, 0, sizeof info);
         info.struct_size = sizeof info;
-        if (bitnet_model_tensor_info(m, i, &info) != BITNET_OK || !info.name) continue;
+        if (bitnet_model_tensor_info(m, i, &info) != BITNET_OK || !info.name)
+            continue;
         int64_t idx = -1;
         (void)bitnet_model_tensor_find(m, info.name, &idx);
         sink += (uint64_t)idx + info.n_bytes + info.offset + (uint64_t)info.n_dims;
-        if (info.type_name) sink += (unsigned char)info.type_name[0];
+        if (info.type_name)
+            sink += (unsigned char)info.type_name[0];
         read_head(m, &info, BITNET_TYPE_F32, 4, buf);
         read_head(m, &info, BITNET_TYPE_F16, 2, buf);
         /* Reads that must fail without touching memory they should not. */
         size_t written;
-        (void)bitnet_model_tensor_read(m, info.name, info.n_rows, info.n_rows + 1, BITNET_TYPE_F32, buf,
-                                       READ_BUF_BYTES, &written);
+        (void)bitnet_model_tensor_read(m, info.name, info.n_rows, info.n_rows + 1, BITNET_TYPE_F32, buf, READ_BUF_BYTES,
+                                       &written);
         (void)bitnet_model_tensor_read(m, info.name, 0, 1, BITNET_TYPE_F32, buf, 1, &written);
     }
     bitnet_tensor_info info;
@@ -147,13 +177,15 @@ static void walk_tensors(bitnet_model *m, uint8_t *buf) {
     (void)bitnet_model_tensor_info(m, n, &info);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     bitnet_model_params params = bitnet_model_params_default();
     params.cache_bytes = CACHE_BYTES;
     bitnet_model *m = NULL;
     if (bitnet_model_load_memory(data, size, &params, &m) != BITNET_OK) {
         /* A failed load must leave a message and no model. */
-        if (m != NULL || bitnet_last_error()[0] == '\0') abort();
+        if (m != NULL || bitnet_last_error()[0] == '\0')
+            abort();
         return 0;
     }
     uint8_t *buf = malloc(READ_BUF_BYTES);
@@ -173,7 +205,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
 #ifdef BN_FUZZ_STANDALONE
 /* Runs each file named on the command line through the harness once. */
-static int run_file(const char *path) {
+static int run_file(const char *path)
+{
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         fprintf(stderr, "%s: cannot open\n", path);
@@ -183,7 +216,8 @@ static int run_file(const char *path) {
     uint8_t *buf = malloc(cap);
     while (buf) {
         n += fread(buf + n, 1, cap - n, fp);
-        if (n < cap) break;
+        if (n < cap)
+            break;
         uint8_t *bigger = realloc(buf, cap * 2);
         if (!bigger) {
             free(buf);
@@ -200,19 +234,23 @@ static int run_file(const char *path) {
         uint8_t *exact = malloc(n ? n : 1);
         err = !exact;
         if (exact) {
-            if (n) memcpy(exact, buf, n);
+            if (n)
+                memcpy(exact, buf, n);
             LLVMFuzzerTestOneInput(exact, n);
             free(exact);
         }
     }
     free(buf);
-    if (err) fprintf(stderr, "%s: cannot read\n", path);
+    if (err)
+        fprintf(stderr, "%s: cannot read\n", path);
     return err;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     int failures = 0;
-    for (int i = 1; i < argc; i++) failures += run_file(argv[i]);
+    for (int i = 1; i < argc; i++)
+        failures += run_file(argv[i]);
     printf("fuzz_gguf: %d file(s) run, %d unreadable\n", argc - 1, failures);
     return failures ? 1 : 0;
 }

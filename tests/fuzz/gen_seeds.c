@@ -14,27 +14,32 @@
 /* Deterministic filler; raw bytes, so quantized scales may be any value. */
 static uint32_t rng_state = 0x12345678u;
 
-static uint8_t next_byte(void) {
+static uint8_t next_byte(void)
+{
     rng_state = rng_state * 1664525u + 1013904223u;
     return (uint8_t)(rng_state >> 24);
 }
 
-static int save(bn_gguf_writer *w, const char *dir, const char *name) {
+static int save(bn_gguf_writer *w, const char *dir, const char *name)
+{
     char path[4096];
     int n = snprintf(path, sizeof path, "%s/%s.gguf", dir, name);
     bitnet_status st = n > 0 && (size_t)n < sizeof path ? bn_gguf_writer_to_file(w, path) : BITNET_ERR_INVALID_ARGUMENT;
-    if (st != BITNET_OK) fprintf(stderr, "gen_seeds: %s: %s\n", path, bitnet_status_str(st));
+    if (st != BITNET_OK)
+        fprintf(stderr, "gen_seeds: %s: %s\n", path, bitnet_status_str(st));
     bn_gguf_writer_free(w);
     return st == BITNET_OK ? 0 : 1;
 }
 
-static bn_gguf_writer *writer(uint32_t version) {
+static bn_gguf_writer *writer(uint32_t version)
+{
     bn_gguf_writer *w = NULL;
     return bn_gguf_writer_new(version, &w) == BITNET_OK ? w : NULL;
 }
 
 /* Every value type, string arrays, nested arrays. */
-static int seed_values(const char *dir, uint32_t version) {
+static int seed_values(const char *dir, uint32_t version)
+{
     static const uint8_t u8s[3] = {0, 1, 255};
     static const int64_t i64s[2] = {-1, 1};
     static const float f32s[2] = {0.5f, -2.0f};
@@ -44,7 +49,8 @@ static int seed_values(const char *dir, uint32_t version) {
     static const int32_t inner[2] = {1, 2};
     static const bn_gguf_array nested[2] = {{BITNET_VALUE_INT32, 2, inner}, {BITNET_VALUE_STRING, 3, strs}};
     bn_gguf_writer *w = writer(version);
-    if (!w) return 1;
+    if (!w)
+        return 1;
     int bad = 0;
     bad |= bn_gguf_writer_add_string(w, "general.architecture", "llama") != BITNET_OK;
     bad |= bn_gguf_writer_add_u8(w, "v.u8", 1) != BITNET_OK;
@@ -74,7 +80,8 @@ static int seed_values(const char *dir, uint32_t version) {
 }
 
 /* Two rows of one block each for every type the traits table knows. */
-static int seed_all_types(const char *dir, uint32_t alignment) {
+static int seed_all_types(const char *dir, uint32_t alignment)
+{
     bn_gguf_writer *w = writer(3);
     if (!w || bn_gguf_writer_set_alignment(w, alignment) != BITNET_OK) {
         bn_gguf_writer_free(w);
@@ -83,12 +90,15 @@ static int seed_all_types(const char *dir, uint32_t alignment) {
     int bad = 0;
     for (uint32_t t = 0; t < bn_type_traits_count(); t++) {
         const bn_type_traits *tr = bn_type_traits_get(t);
-        if (!tr) continue;
+        if (!tr)
+            continue;
         int64_t ne[2] = {tr->block_elems, 2};
         uint64_t nbytes = bn_type_tensor_bytes(t, ne[0] * ne[1]);
         uint8_t *data = malloc(nbytes ? (size_t)nbytes : 1);
-        if (!data) break;
-        for (uint64_t i = 0; i < nbytes; i++) data[i] = next_byte();
+        if (!data)
+            break;
+        for (uint64_t i = 0; i < nbytes; i++)
+            data[i] = next_byte();
         char name[64];
         snprintf(name, sizeof name, "t.%s", tr->name);
         bad |= bn_gguf_writer_add_tensor_copy(w, name, t, 2, ne, data, nbytes) != BITNET_OK;
@@ -104,12 +114,14 @@ static int seed_all_types(const char *dir, uint32_t alignment) {
 }
 
 /* A llama-shaped skeleton: the keys and tensor names a real model has. */
-static int seed_llama(const char *dir) {
+static int seed_llama(const char *dir)
+{
     static const char *const tokens[4] = {"<unk>", "<s>", "</s>", "a"};
     static const float scores[4] = {0, 0, 0, -1};
     static const int32_t types[4] = {2, 3, 3, 1};
     bn_gguf_writer *w = writer(3);
-    if (!w) return 1;
+    if (!w)
+        return 1;
     int bad = 0;
     bad |= bn_gguf_writer_add_string(w, "general.architecture", "llama") != BITNET_OK;
     bad |= bn_gguf_writer_add_string(w, "general.name", "seed") != BITNET_OK;
@@ -133,8 +145,8 @@ static int seed_llama(const char *dir) {
     static const uint32_t ttypes[4] = {BITNET_TYPE_F16, BITNET_TYPE_F32, BITNET_TYPE_Q8_0, BITNET_TYPE_Q4_0};
     for (int i = 0; i < 4 && !bad; i++) {
         uint64_t nbytes = bn_type_tensor_bytes(ttypes[i], shapes[i][0] * shapes[i][1]);
-        bad |= bn_gguf_writer_add_tensor(w, names[i], ttypes[i], shapes[i][1] > 1 ? 2 : 1, shapes[i], NULL,
-                                         nbytes) != BITNET_OK;
+        bad |= bn_gguf_writer_add_tensor(w, names[i], ttypes[i], shapes[i][1] > 1 ? 2 : 1, shapes[i], NULL, nbytes) !=
+               BITNET_OK;
     }
     if (bad) {
         bn_gguf_writer_free(w);
@@ -144,11 +156,13 @@ static int seed_llama(const char *dir) {
 }
 
 /* A tensor of a type id this build does not know (loads, cannot be read). */
-static int seed_unknown_type(const char *dir) {
+static int seed_unknown_type(const char *dir)
+{
     static const uint8_t data[16] = {1, 2, 3, 4};
     static const int64_t ne[1] = {4};
     bn_gguf_writer *w = writer(3);
-    if (!w) return 1;
+    if (!w)
+        return 1;
     bn_gguf_writer_set_checks(w, false);
     if (bn_gguf_writer_add_tensor(w, "mystery", 200, 1, ne, data, sizeof data) != BITNET_OK) {
         bn_gguf_writer_free(w);
@@ -157,12 +171,14 @@ static int seed_unknown_type(const char *dir) {
     return save(w, dir, "unknown-type");
 }
 
-static int seed_empty(const char *dir) {
+static int seed_empty(const char *dir)
+{
     bn_gguf_writer *w = writer(3);
     return w ? save(w, dir, "empty") : 1;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc != 2) {
         fprintf(stderr, "usage: %s OUT_DIR\n", argv[0]);
         return 2;
@@ -176,6 +192,7 @@ int main(int argc, char **argv) {
     failures += seed_all_types(dir, 1);
     failures += seed_llama(dir);
     failures += seed_unknown_type(dir);
-    if (failures) fprintf(stderr, "gen_seeds: %d seed(s) failed\n", failures);
+    if (failures)
+        fprintf(stderr, "gen_seeds: %d seed(s) failed\n", failures);
     return failures ? 1 : 0;
 }

@@ -1133,8 +1133,10 @@ static void test_round_trip_i2_s_absmean(void **state)
     fill_inputs(x, 1024, 128);
     check_i2_s_absmean(x, 1024);
     /* One off-magnitude weight is enough to leave the ternary path. */
-    for (int i = 0; i < 256; i++)
-        x[i] = (float)rng_int(-1, 1) * 0.5f;
+    for (int i = 0; i < 256; i++) {
+        int t = rng_int(-1, 1);
+        x[i] = (float)t * 0.5f;
+    }
     x[17] = 0.25f;
     check_i2_s_absmean(x, 256);
     /* An all-zero tensor falls back to scale 1. */
