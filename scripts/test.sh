@@ -2,9 +2,10 @@
 # The whole default test suite (the README's second Quick start command):
 #   1. release build, every test
 #   2. ASan+UBSan build, every test
-#   3. valgrind memcheck over the loader suites
-#   4. TSan build, the concurrency tests
-#   5. libFuzzer (clang) on the GGUF loader for $BITNET_FUZZ_SECONDS (default 60)
+#   3. install into a temporary root, build a pkg-config consumer against it
+#   4. valgrind memcheck over the loader suites
+#   5. TSan build, the concurrency tests
+#   6. libFuzzer (clang) on the GGUF loader for $BITNET_FUZZ_SECONDS (default 60)
 # Prints "N passed, N failed" at the end; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,8 @@ run_tests() { # label, dir, meson test args...
     local label=$1 dir=$2; shift 2
     echo "== $label"
     meson test -C "$dir" --print-errorlogs "$@" | tail -n 12
-    local log="$dir/meson-logs/testlog.json"
+    local log  # meson names the log after a wrapper (testlog-valgrind.json): take the newest
+    log=$(ls -t "$dir"/meson-logs/testlog*.json | head -n 1)
     local counts
     counts=$(python3 - "$log" <<'PY'
 import json, sys
@@ -45,6 +47,12 @@ setup build-test -Dbuildtype=debugoptimized && run_tests "release build" build-t
 setup build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
     && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
        run_tests "ASan+UBSan" build-asan || step_failed "build (asan)"
+echo "== install + pkg-config consumer"
+if tests/check_install.sh build-test examples/models/kjv-bitnet-4m-i2_s.gguf; then
+    passed=$((passed + 1))
+else
+    step_failed "install check"
+fi
 if command -v valgrind >/dev/null; then
     run_tests "valgrind memcheck" build-test --suite loader \
         --wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect -q' \

@@ -280,6 +280,126 @@ typedef struct bitnet_store_stats {
 
 BITNET_API bitnet_status bitnet_model_store_stats(const bitnet_model *model, bitnet_store_stats *out);
 
+/* ------------------------------------------------------------------------ */
+/* Vocabulary and tokenizer (from the GGUF tokenizer.ggml.* metadata:       */
+/* "llama" = SentencePiece, "gpt2" = byte-level BPE)                        */
+/* ------------------------------------------------------------------------ */
+
+typedef int32_t bitnet_token;
+#define BITNET_TOKEN_NULL (-1)
+
+/* Flags of bitnet_tokenize. */
+#define BITNET_TOKENIZE_ADD_SPECIAL 0x1u   /* BOS/EOS as the model's add_bos/add_eos ask */
+#define BITNET_TOKENIZE_PARSE_SPECIAL 0x2u /* "<|eot_id|>" in the text becomes that token */
+/* Flags of bitnet_token_to_piece / bitnet_detokenize. */
+#define BITNET_DETOKENIZE_SPECIAL 0x1u     /* render control tokens (else they are empty) */
+
+/* 0 when the model has no tokenizer metadata. */
+BITNET_API int32_t bitnet_vocab_size(const bitnet_model *model);
+/* BITNET_TOKEN_NULL when the model defines none. */
+BITNET_API bitnet_token bitnet_token_bos(const bitnet_model *model);
+BITNET_API bitnet_token bitnet_token_eos(const bitnet_model *model);
+/* True for tokens that end generation (EOS, EOT, ...). */
+BITNET_API bool bitnet_token_is_eog(const bitnet_model *model, bitnet_token token);
+/* The vocabulary entry as stored (borrowed from the model); NULL if out of range. */
+BITNET_API const char *bitnet_token_text(const bitnet_model *model, bitnet_token token);
+
+/* Text (UTF-8, `text_len` bytes) to tokens. Two-call pattern: when `capacity`
+ * is too small (e.g. 0 with tokens NULL) it returns BITNET_ERR_BUFFER_TOO_SMALL
+ * and sets *n_tokens to the count needed. Invalid UTF-8 gives
+ * BITNET_ERR_INVALID_ARGUMENT naming the byte offset. Thread-safe. */
+BITNET_API bitnet_status bitnet_tokenize(const bitnet_model *model, const char *text, size_t text_len,
+                                         uint32_t flags, bitnet_token *tokens, size_t capacity,
+                                         size_t *n_tokens);
+/* The bytes one token stands for (a byte token may be part of a UTF-8
+ * sequence). Same two-call pattern with *length. */
+BITNET_API bitnet_status bitnet_token_to_piece(const bitnet_model *model, bitnet_token token, uint32_t flags,
+                                               char *buf, size_t capacity, size_t *length);
+/* Tokens back to text (the SentencePiece leading space of the first token is
+ * removed). Same two-call pattern; the output is not NUL-terminated. */
+BITNET_API bitnet_status bitnet_detokenize(const bitnet_model *model, const bitnet_token *tokens,
+                                           size_t n_tokens, uint32_t flags, char *buf, size_t capacity,
+                                           size_t *length);
+
+/* ------------------------------------------------------------------------ */
+/* Contexts: a KV cache and scratch for running one model                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct bitnet_context bitnet_context;
+
+typedef struct bitnet_context_params {
+    size_t struct_size; /* = sizeof(bitnet_context_params)                     */
+    int32_t n_ctx;      /* KV cache positions; 0 = the model's context_length  */
+    int32_t n_batch;    /* most tokens one decode call computes at once (512)  */
+    int32_t n_threads;  /* worker threads for the kernels, 1..256 (default 1)  */
+    uint32_t kv_type;   /* BITNET_TYPE_F32 (default) or BITNET_TYPE_F16        */
+    bool logits_all;    /* keep logits of every token of a batch, not only the last */
+    const char *backend; /* kernel backend by name (bitnet_experimental.h);
+                          * NULL: the best one this CPU supports            */
+} bitnet_context_params;
+
+BITNET_API bitnet_context_params bitnet_context_params_default(void);
+
+/* Create a context; it retains the model (the caller may release its own
+ * reference). Fails with BAD_FORMAT naming the key when the model's
+ * hyper-parameters are missing or inconsistent, UNSUPPORTED for an unknown
+ * architecture. */
+BITNET_API bitnet_status bitnet_context_new(bitnet_model *model, const bitnet_context_params *params,
+                                            bitnet_context **out);
+/* Frees the context and releases its model reference; NULL is a no-op. */
+BITNET_API void bitnet_context_free(bitnet_context *ctx);
+/* The model, borrowed. */
+BITNET_API bitnet_model *bitnet_context_model(const bitnet_context *ctx);
+
+/* Append n tokens at the end of the KV cache and compute logits (for the last
+ * token, or all of them with logits_all). BITNET_ERR_CONTEXT_FULL when they do
+ * not fit (nothing is appended); token ids are checked (OUT_OF_RANGE). A
+ * context is used by one thread at a time. */
+BITNET_API bitnet_status bitnet_context_decode(bitnet_context *ctx, const bitnet_token *tokens, int32_t n);
+
+/* Logits (n_vocab floats) of the last decode call: i = -1 for its last
+ * token; with logits_all also i in [0, n) for each of its n tokens. NULL for
+ * any other i or before a decode. Borrowed: valid until the next
+ * decode/clear/trim on the context. */
+BITNET_API const float *bitnet_context_logits(const bitnet_context *ctx, int32_t i);
+
+/* Positions held by the KV cache, and its capacity. */
+BITNET_API int32_t bitnet_context_n_past(const bitnet_context *ctx);
+BITNET_API int32_t bitnet_context_n_ctx(const bitnet_context *ctx);
+/* Drop every position (clear) or keep the first n_keep (trim). */
+BITNET_API void bitnet_context_clear(bitnet_context *ctx);
+BITNET_API bitnet_status bitnet_context_trim(bitnet_context *ctx, int32_t n_keep);
+
+/* ------------------------------------------------------------------------ */
+/* Sampling: penalties -> top-k -> top-p -> min-p -> temperature -> choice  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct bitnet_sampler bitnet_sampler;
+
+typedef struct bitnet_sampler_params {
+    size_t struct_size;      /* = sizeof(bitnet_sampler_params)                    */
+    float temperature;       /* <= 0: greedy (argmax); default 0.8                 */
+    int32_t top_k;           /* keep the k most likely; <= 0 off; default 40       */
+    float top_p;             /* nucleus mass; >= 1 off; default 0.95               */
+    float min_p;             /* drop p < min_p * p_max; <= 0 off; default 0.05     */
+    float repeat_penalty;    /* divide positive / multiply negative logits of recent tokens; 1 off */
+    float frequency_penalty; /* minus count * f; 0 off                             */
+    float presence_penalty;  /* minus p if present; 0 off                          */
+    int32_t penalty_last_n;  /* how many recent tokens the penalties see (64)      */
+    uint64_t seed;           /* same seed, same logits, same choices               */
+} bitnet_sampler_params;
+
+BITNET_API bitnet_sampler_params bitnet_sampler_params_default(void);
+BITNET_API bitnet_status bitnet_sampler_new(const bitnet_sampler_params *params, bitnet_sampler **out);
+BITNET_API void bitnet_sampler_free(bitnet_sampler *sampler);
+/* Choose a token from n_vocab logits (not modified). */
+BITNET_API bitnet_status bitnet_sampler_sample(bitnet_sampler *sampler, const float *logits, int32_t n_vocab,
+                                               bitnet_token *out);
+/* Record a token (prompt or generated) for the penalties. */
+BITNET_API bitnet_status bitnet_sampler_accept(bitnet_sampler *sampler, bitnet_token token);
+/* Forget the history and restart the random stream from the seed. */
+BITNET_API void bitnet_sampler_reset(bitnet_sampler *sampler);
+
 #ifdef __cplusplus
 }
 #endif

@@ -276,9 +276,9 @@ static bitnet_status parse_kvs(cursor *c, bn_gguf *g)
         bitnet_status s = read_string(c, &g->arena, BN_GGUF_MAX_KEY_LEN, &key, "metadata key");
         if (s)
             return s;
-        if (key.len == 0)
-            return bn_error(BITNET_ERR_BAD_FORMAT, "metadata key %lld at offset %llu is empty", (long long)i,
-                            (unsigned long long)at);
+        if (key.len == 0 || memchr(key.s, 0, (size_t)key.len))
+            return bn_error(BITNET_ERR_BAD_FORMAT, "metadata key %lld at offset %llu is %s", (long long)i,
+                            (unsigned long long)at, key.len ? "not a C string (embedded NUL)" : "empty");
         kv->key = key.s;
         kv->key_len = key.len;
         int r = bn_strmap_insert(&g->kv_map, key.s, (size_t)key.len, i);
@@ -306,9 +306,9 @@ static bitnet_status parse_tensor_info(cursor *c, bn_gguf *g, int64_t i)
     bitnet_status s = read_string(c, &g->arena, BN_GGUF_MAX_NAME_LEN, &name, "tensor name");
     if (s)
         return s;
-    if (name.len == 0)
-        return bn_error(BITNET_ERR_BAD_FORMAT, "tensor %lld at offset %llu has an empty name", (long long)i,
-                        (unsigned long long)at);
+    if (name.len == 0 || memchr(name.s, 0, (size_t)name.len))
+        return bn_error(BITNET_ERR_BAD_FORMAT, "tensor %lld at offset %llu has %s", (long long)i,
+                        (unsigned long long)at, name.len ? "an embedded NUL in its name" : "an empty name");
     t->name = name.s;
     t->name_len = name.len;
     int r = bn_strmap_insert(&g->tensor_map, name.s, (size_t)name.len, i);
@@ -357,8 +357,11 @@ static bitnet_status check_tensor(const bn_gguf *g, bn_gguf_tensor *t, const uin
             return bn_error(BITNET_ERR_BAD_FORMAT, "tensor '%s': row length %lld is not a multiple of %s's block of %d",
                             t->name, (long long)t->ne[0], tr->name, tr->block_elems);
         t->n_bytes = bn_type_tensor_bytes(t->type, t->n_elements);
+        if (t->n_bytes == 0)
+            return bn_error(BITNET_ERR_BAD_FORMAT, "tensor '%s': size of %lld elements of %s overflows", t->name,
+                            (long long)t->n_elements, tr->name);
         uint64_t end;
-        if (t->n_bytes == 0 || !bn_add_u64(abs, t->n_bytes, &end) || end > size)
+        if (!bn_add_u64(abs, t->n_bytes, &end) || end > size)
             return bn_error(BITNET_ERR_BAD_FORMAT,
                             "tensor '%s': %llu bytes of %s at file offset %llu run past the end of the file (%llu bytes)",
                             t->name, (unsigned long long)t->n_bytes, tr->name, (unsigned long long)abs,

@@ -16,6 +16,10 @@ typedef void (*bn_dequantize_row_fn)(const void *src, float *dst, int64_t n, con
  * bn_type_tensor_bytes(type, n_rows * n_per_row) bytes to dst, tail included. */
 typedef void (*bn_quantize_fn)(const float *src, void *dst, int64_t n_rows, int64_t n_per_row);
 
+/* Ternary types only: codes in {-1, 0, +1} of n elements (whole blocks) and
+ * one float scale per block, so value = code * scales[i / block_elems]. */
+typedef void (*bn_unpack_ternary_fn)(const void *src, int8_t *codes, float *scales, int64_t n, const void *tail);
+
 typedef struct bn_type_traits {
     const char *name;       /* "q4_k" */
     uint32_t type;          /* ggml id */
@@ -24,6 +28,7 @@ typedef struct bn_type_traits {
     int32_t tail_bytes;     /* per-tensor trailing bytes after all blocks */
     bn_dequantize_row_fn dequantize_row; /* NULL: cannot be read */
     bn_quantize_fn quantize;             /* NULL: no reference quantizer */
+    bn_unpack_ternary_fn unpack_ternary; /* NULL: not a ternary type */
 } bn_type_traits;
 
 /* Row for a type id, or NULL if the id is not in the table. */

@@ -144,6 +144,9 @@ void bn_quantize_q6_k(const float *src, void *dst, int64_t n_rows, int64_t n_per
 void bn_quantize_q8_k(const float *src, void *dst, int64_t n_rows, int64_t n_per_row);
 
 /* quant_ternary.c */
+void bn_unpack_ternary_tq1_0(const void *src, int8_t *codes, float *scales, int64_t n, const void *tail);
+void bn_unpack_ternary_tq2_0(const void *src, int8_t *codes, float *scales, int64_t n, const void *tail);
+void bn_unpack_ternary_i2_s(const void *src, int8_t *codes, float *scales, int64_t n, const void *tail);
 void bn_dequantize_row_tq1_0(const void *src, float *dst, int64_t n, const void *tail);
 void bn_dequantize_row_tq2_0(const void *src, float *dst, int64_t n, const void *tail);
 void bn_dequantize_row_i2_s(const void *src, float *dst, int64_t n, const void *tail);

@@ -206,3 +206,45 @@ void bn_quantize_i2_s(const float *src, void *dst, int64_t n_rows, int64_t n_per
     }
     bn_store_f32(out + n / 4, scale);
 }
+
+/* ---- codes and scales, for kernels that multiply in integers ---- */
+
+void bn_unpack_ternary_tq1_0(const void *src, int8_t *codes, float *scales, int64_t n, const void *tail)
+{
+    (void)tail;
+    const bn_block_tq1_0 *b = src;
+    for (int64_t blk = 0; blk < n / BN_QK_K; blk++) {
+        scales[blk] = bn_load_half(b[blk].d);
+        for (int i = 0; i < BN_QK_K; i++) {
+            int byte, trit;
+            tq1_locate(i, &byte, &trit);
+            uint8_t v = byte < 48 ? b[blk].qs[byte] : b[blk].qh[byte - 48];
+            codes[blk * BN_QK_K + i] = (int8_t)(trit_of(v, trit) - 1);
+        }
+    }
+}
+
+void bn_unpack_ternary_tq2_0(const void *src, int8_t *codes, float *scales, int64_t n, const void *tail)
+{
+    (void)tail;
+    const bn_block_tq2_0 *b = src;
+    for (int64_t blk = 0; blk < n / BN_QK_K; blk++) {
+        scales[blk] = bn_load_half(b[blk].d);
+        for (int i = 0; i < BN_QK_K; i++)
+            codes[blk * BN_QK_K + i] =
+                (int8_t)(((b[blk].qs[32 * (i / 128) + i % 32] >> (2 * ((i % 128) / 32))) & 3) - 1);
+    }
+}
+
+void bn_unpack_ternary_i2_s(const void *src, int8_t *codes, float *scales, int64_t n, const void *tail)
+{
+    float scale = tail ? bn_load_f32(tail) : NAN;
+    const bn_block_i2_s *b = src;
+    for (int64_t blk = 0; blk < n / BN_QK_I2S; blk++) {
+        scales[blk] = scale;
+        for (int j = 0; j < BN_QK_I2S; j++) {
+            int q = i2s_code(b[blk].qs, j);
+            codes[blk * BN_QK_I2S + j] = (int8_t)(q == 3 ? 0 : q - 1);
+        }
+    }
+}

@@ -20,6 +20,8 @@ _Static_assert(sizeof(bn_block_i2_s) == BN_QK_I2S / 4, "i2_s block size");
 
 #define ROW(id, nm, elems, bytes, tail, fn)                                                  \
     [id] = {nm, id, elems, bytes, tail, bn_dequantize_row_##fn, bn_quantize_##fn}
+#define ROW_TERNARY(id, nm, elems, bytes, tail, fn)                                          \
+    [id] = {nm, id, elems, bytes, tail, bn_dequantize_row_##fn, bn_quantize_##fn, bn_unpack_ternary_##fn}
 #define ROW_RO(id, nm, elems, bytes, fn) [id] = {nm, id, elems, bytes, 0, bn_dequantize_row_##fn, NULL}
 
 /* Ids 4, 5 (retired Q4_2/Q4_3), 16-23 (IQ formats), 27-29 (I64, F64,
@@ -44,9 +46,9 @@ static const bn_type_traits table[] = {
     ROW_RO(25, "i16", 1, 2, i16),
     ROW_RO(26, "i32", 1, 4, i32),
     ROW(30, "bf16", 1, 2, 0, bf16),
-    ROW(34, "tq1_0", BN_QK_K, sizeof(bn_block_tq1_0), 0, tq1_0),
-    ROW(35, "tq2_0", BN_QK_K, sizeof(bn_block_tq2_0), 0, tq2_0),
-    ROW(36, "i2_s", BN_QK_I2S, sizeof(bn_block_i2_s), BN_I2S_TAIL, i2_s),
+    ROW_TERNARY(34, "tq1_0", BN_QK_K, sizeof(bn_block_tq1_0), 0, tq1_0),
+    ROW_TERNARY(35, "tq2_0", BN_QK_K, sizeof(bn_block_tq2_0), 0, tq2_0),
+    ROW_TERNARY(36, "i2_s", BN_QK_I2S, sizeof(bn_block_i2_s), BN_I2S_TAIL, i2_s),
 };
 
 #define TABLE_COUNT ((uint32_t)(sizeof table / sizeof table[0]))

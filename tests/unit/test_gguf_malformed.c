@@ -253,7 +253,6 @@ typedef enum field {
     F_ARRAY_ELEM0, /* kv index: u64 at value + 12 (first element)  */
     F_NAME_LEN,    /* tensor index: name length                    */
     F_N_DIMS,      /* tensor index                                 */
-    F_TYPE,        /* tensor index                                 */
     F_OFFSET       /* tensor index                                 */
 } field;
 
@@ -272,7 +271,6 @@ static blob base_patched(field f, uint64_t index, uint64_t value)
     case F_ARRAY_ELEM0: patch_u64(&b, kv_at(w, index).value + 12, value); break;
     case F_NAME_LEN: patch_u64(&b, tensor_at(w, index).start, value); break;
     case F_N_DIMS: patch_u32(&b, tensor_at(w, index).n_dims, (uint32_t)value); break;
-    case F_TYPE: patch_u32(&b, tensor_at(w, index).type, (uint32_t)value); break;
     case F_OFFSET: patch_u64(&b, tensor_at(w, index).offset, value); break;
     }
     bn_gguf_writer_free(w);

@@ -1,0 +1,93 @@
+/* Reference vector operations, computed in double where it keeps them
+ * closest to a float64 forward pass. */
+#include <math.h>
+
+#include "kernels/ref/ref.h"
+#include "quant/quant.h"
+
+void bn_ref_quantize_i8(const float *x, int64_t n, int8_t *q, float *scale)
+{
+    double amax = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        amax = fmax(amax, fabs((double)x[i]));
+    if (amax < 1e-5)
+        amax = 1e-5;
+    const double s = 127.0 / amax;
+    for (int64_t i = 0; i < n; i++) {
+        double v = round((double)x[i] * s); /* half away from zero */
+        q[i] = (int8_t)(v > 127.0 ? 127.0 : v < -128.0 ? -128.0 : v);
+    }
+    *scale = (float)(amax / 127.0);
+}
+
+void bn_ref_rmsnorm(const float *x, const float *w, int64_t n, float eps, float *y)
+{
+    double ss = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        ss += (double)x[i] * x[i];
+    const double inv = 1.0 / sqrt(ss / (double)n + eps);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (float)(x[i] * inv * w[i]);
+}
+
+void bn_ref_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int32_t pos, float freq_base,
+                 bool neox)
+{
+    for (int64_t h = 0; h < n_heads; h++) {
+        float *v = x + h * head_dim;
+        for (int64_t i = 0; i < n_rot / 2; i++) {
+            const double theta = pos * pow((double)freq_base, -2.0 * (double)i / (double)n_rot);
+            const double c = cos(theta), s = sin(theta);
+            const int64_t a = neox ? i : 2 * i, b = neox ? i + n_rot / 2 : 2 * i + 1;
+            const double x0 = v[a], x1 = v[b];
+            v[a] = (float)(x0 * c - x1 * s);
+            v[b] = (float)(x0 * s + x1 * c);
+        }
+    }
+}
+
+static float kv_at(const void *base, uint32_t kv_type, int64_t i)
+{
+    return kv_type == BITNET_TYPE_F16 ? bn_fp16_to_fp32(((const uint16_t *)base)[i])
+                                              : ((const float *)base)[i];
+}
+
+void bn_ref_attention(const float *q, const void *k, const void *v, uint32_t kv_type, int64_t stride,
+                      int64_t n_pos, int64_t head_dim, float scale, float *out, float *scratch)
+{
+    double max = -INFINITY;
+    for (int64_t p = 0; p < n_pos; p++) {
+        double dot = 0.0;
+        for (int64_t d = 0; d < head_dim; d++)
+            dot += (double)q[d] * kv_at(k, kv_type, p * stride + d);
+        scratch[p] = (float)(dot * scale);
+        max = fmax(max, scratch[p]);
+    }
+    double sum = 0.0;
+    for (int64_t p = 0; p < n_pos; p++) {
+        scratch[p] = (float)exp(scratch[p] - max);
+        sum += scratch[p];
+    }
+    for (int64_t d = 0; d < head_dim; d++) {
+        double acc = 0.0;
+        for (int64_t p = 0; p < n_pos; p++)
+            acc += (double)scratch[p] * kv_at(v, kv_type, p * stride + d);
+        out[d] = (float)(acc / sum);
+    }
+}
+
+void bn_ref_silu_mul(const float *g, const float *u, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const double a = g[i];
+        y[i] = (float)(a / (1.0 + exp(-a)) * u[i]);
+    }
+}
+
+void bn_ref_relu2_mul(const float *g, const float *u, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const double a = g[i] > 0.0f ? g[i] : 0.0;
+        y[i] = (float)(a * a * u[i]);
+    }
+}

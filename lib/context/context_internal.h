@@ -1,0 +1,42 @@
+/* A context: KV cache, scratch buffers, kernels and threads for one model. */
+#ifndef BN_CONTEXT_INTERNAL_H
+#define BN_CONTEXT_INTERNAL_H
+
+#include "bitnet.h"
+#include "context/threadpool.h"
+#include "kernels/backend.h"
+#include "model/arch.h"
+
+typedef struct bn_layer_norms {
+    float *attn, *ffn, *attn_sub, *ffn_sub; /* float copies of the norm weights */
+} bn_layer_norms;
+
+struct bitnet_context {
+    bitnet_model *model; /* retained */
+    bn_arch_model am;
+    bn_kernels kern;
+    bn_pool *pool;
+    bitnet_context_params params;
+    int32_t n_ctx, n_batch, n_past;
+    size_t kv_elem;  /* bytes per cached element */
+    void **k_cache;  /* per layer: n_ctx x kv_dim */
+    void **v_cache;
+    bn_layer_norms *norms;
+    float *output_norm;
+    /* Scratch, n_batch rows each. */
+    float *x, *xb, *q, *k, *v, *att, *gate, *up;
+    int8_t *xq;
+    float *xscale;
+    uint8_t *thread_scratch; /* per thread: thread_scratch_bytes */
+    size_t thread_scratch_bytes;
+    float *logits;     /* logits_cap rows of n_vocab */
+    int32_t logits_cap;
+    int32_t n_logits;  /* rows valid in logits */
+    bool logits_all_rows;
+};
+
+/* Run n tokens (n <= n_batch) at positions n_past.. through the model,
+ * computing logits when asked (logits_all: for each token, else the last). */
+bitnet_status bn_forward(bitnet_context *ctx, const bitnet_token *tokens, int32_t n, bool want_logits);
+
+#endif

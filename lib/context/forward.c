@@ -1,0 +1,197 @@
+/* The forward pass: a batch of tokens through every layer, top to bottom.
+ *
+ * Cost: the matrix products dominate (bytes of weights read per token in
+ * decode, arithmetic in prefill); they are split by output rows over the
+ * thread pool. Attention is split by (token, head). Norms, RoPE and
+ * activation quantization are linear in the width and run on the caller. */
+#include <math.h>
+#include <string.h>
+
+#include "context/context_internal.h"
+#include "quant/quant.h"
+#include "store/dequant_range.h"
+
+/* ---- matrix products over the pool ------------------------------------ */
+
+typedef struct matmul_job {
+    bitnet_context *c;
+    const bitnet_weights *w;
+    const float *x;    /* float activations, or NULL with xq */
+    const int8_t *xq;  /* W1.58A8: int8 activations and their scales */
+    const float *xscale;
+    int64_t n_batch;
+    float *y;
+} matmul_job;
+
+static void matmul_task(void *arg, int64_t r0, int64_t r1, int thread)
+{
+    const matmul_job *j = arg;
+    bitnet_context *c = j->c;
+    void *scratch = c->thread_scratch + (size_t)thread * c->thread_scratch_bytes;
+    if (j->xq)
+        bn_kernels_matmul_i8(&c->kern, j->w, j->xq, j->w->n, j->xscale, j->n_batch, j->y, j->w->n_rows, r0, r1,
+                             scratch);
+    else
+        bn_kernels_matmul_f32(&c->kern, j->w, j->x, j->w->n, j->n_batch, j->y, j->w->n_rows, r0, r1, scratch);
+}
+
+/* y[T][rows] = W x[T][n]. For W1.58A8 layers, `x` must already be quantized
+ * into c->xq / c->xscale (quantize_input), so q/k/v and gate/up share it. */
+static void linear(bitnet_context *c, const bitnet_weights *w, const float *x, int64_t T, float *y)
+{
+    matmul_job j = {c, w, x, NULL, NULL, T, y};
+    if (c->am.hp.act_i8) {
+        j.x = NULL;
+        j.xq = c->xq;
+        j.xscale = c->xscale;
+    }
+    bn_pool_run(c->pool, w->n_rows, matmul_task, &j);
+}
+
+/* Per-token absmax int8 quantization of T rows of n (W1.58A8 layers only). */
+static void quantize_input(bitnet_context *c, const float *x, int64_t n, int64_t T)
+{
+    if (!c->am.hp.act_i8)
+        return;
+    for (int64_t t = 0; t < T; t++)
+        c->kern.k.quantize_i8(x + t * n, n, c->xq + t * n, &c->xscale[t]);
+}
+
+static void rmsnorm_rows(bitnet_context *c, const float *x, const float *w, int64_t n, int64_t T, float *y)
+{
+    for (int64_t t = 0; t < T; t++)
+        c->kern.k.rmsnorm(x + t * n, w, n, c->am.hp.norm_eps, y + t * n);
+}
+
+/* ---- attention ---------------------------------------------------------- */
+
+typedef struct attention_job {
+    bitnet_context *c;
+    int64_t layer;
+} attention_job;
+
+static void *kv_row(const bitnet_context *c, void *cache, int64_t pos)
+{
+    const bn_hparams *hp = &c->am.hp;
+    return (uint8_t *)cache + (size_t)pos * (size_t)(hp->n_head_kv * hp->head_dim) * c->kv_elem;
+}
+
+/* Items are (token t, head h) pairs; token t sees positions 0..n_past+t. */
+static void attention_task(void *arg, int64_t begin, int64_t end, int thread)
+{
+    const attention_job *j = arg;
+    bitnet_context *c = j->c;
+    const bn_hparams *hp = &c->am.hp;
+    const int64_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+    float *scores = (float *)(c->thread_scratch + (size_t)thread * c->thread_scratch_bytes);
+    const float scale = (float)(1.0 / sqrt((double)hd));
+    for (int64_t i = begin; i < end; i++) {
+        const int64_t t = i / hp->n_head, h = i % hp->n_head, kvh = h / group;
+        const size_t off = (size_t)(kvh * hd) * c->kv_elem;
+        c->kern.k.attention(c->q + t * hp->n_embd + h * hd, (uint8_t *)c->k_cache[j->layer] + off,
+                            (uint8_t *)c->v_cache[j->layer] + off, c->params.kv_type, hp->n_head_kv * hd,
+                            c->n_past + t + 1, hd, scale, c->att + t * hp->n_embd + h * hd, scores);
+    }
+}
+
+/* RoPE on q and k, then k and v appended to the layer's cache. */
+static void rope_and_cache(bitnet_context *c, int64_t layer, int64_t T)
+{
+    const bn_hparams *hp = &c->am.hp;
+    const int64_t kv_dim = hp->n_head_kv * hp->head_dim;
+    for (int64_t t = 0; t < T; t++) {
+        const int32_t pos = c->n_past + (int32_t)t;
+        c->kern.k.rope(c->q + t * hp->n_embd, hp->n_head, hp->head_dim, hp->n_rot, pos, hp->rope_base,
+                       hp->rope_neox);
+        c->kern.k.rope(c->k + t * kv_dim, hp->n_head_kv, hp->head_dim, hp->n_rot, pos, hp->rope_base,
+                       hp->rope_neox);
+        bn_convert_f32(c->k + t * kv_dim, kv_dim, (bitnet_type)c->params.kv_type, kv_row(c, c->k_cache[layer], pos));
+        bn_convert_f32(c->v + t * kv_dim, kv_dim, (bitnet_type)c->params.kv_type, kv_row(c, c->v_cache[layer], pos));
+    }
+}
+
+/* ---- one block ------------------------------------------------------------ */
+
+static void add_rows(float *x, const float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] += y[i];
+}
+
+static void attention_block(bitnet_context *c, int64_t l, int64_t T)
+{
+    const bn_hparams *hp = &c->am.hp;
+    const bn_layer *L = &c->am.layers[l];
+    const bn_layer_norms *N = &c->norms[l];
+    const int64_t e = hp->n_embd;
+    rmsnorm_rows(c, c->x, N->attn, e, T, c->xb);
+    quantize_input(c, c->xb, e, T);
+    linear(c, &L->wq, c->xb, T, c->q);
+    linear(c, &L->wk, c->xb, T, c->k);
+    linear(c, &L->wv, c->xb, T, c->v);
+    rope_and_cache(c, l, T);
+    attention_job j = {c, l};
+    bn_pool_run(c->pool, T * hp->n_head, attention_task, &j);
+    if (hp->sub_norms)
+        rmsnorm_rows(c, c->att, N->attn_sub, e, T, c->att);
+    quantize_input(c, c->att, e, T);
+    linear(c, &L->wo, c->att, T, c->xb);
+    add_rows(c->x, c->xb, T * e);
+}
+
+static void ffn_block(bitnet_context *c, int64_t l, int64_t T)
+{
+    const bn_hparams *hp = &c->am.hp;
+    const bn_layer *L = &c->am.layers[l];
+    const bn_layer_norms *N = &c->norms[l];
+    const int64_t e = hp->n_embd, ff = hp->n_ff;
+    rmsnorm_rows(c, c->x, N->ffn, e, T, c->xb);
+    quantize_input(c, c->xb, e, T);
+    linear(c, &L->gate, c->xb, T, c->gate);
+    linear(c, &L->up, c->xb, T, c->up);
+    if (hp->relu2)
+        c->kern.k.relu2_mul(c->gate, c->up, c->gate, T * ff);
+    else
+        c->kern.k.silu_mul(c->gate, c->up, c->gate, T * ff);
+    if (hp->sub_norms)
+        rmsnorm_rows(c, c->gate, N->ffn_sub, ff, T, c->gate);
+    quantize_input(c, c->gate, ff, T);
+    linear(c, &L->down, c->gate, T, c->xb);
+    add_rows(c->x, c->xb, T * e);
+}
+
+/* ---- the whole pass --------------------------------------------------------- */
+
+static void embed(bitnet_context *c, const bitnet_token *tokens, int64_t T)
+{
+    const bn_gguf_tensor *te = c->am.tok_embd;
+    const bn_type_traits *tr = bn_type_traits_get(te->type);
+    for (int64_t t = 0; t < T; t++)
+        bn_dequant_rows(te, tr, tokens[t], tokens[t] + 1, BITNET_TYPE_F32, c->x + t * c->am.hp.n_embd);
+}
+
+/* Final norm and the output head, in float, for the rows that need logits. */
+static void head(bitnet_context *c, int64_t T)
+{
+    const int64_t e = c->am.hp.n_embd, n_vocab = c->am.hp.n_vocab;
+    const int64_t first = c->logits_all_rows ? 0 : T - 1, rows = T - first;
+    rmsnorm_rows(c, c->x + first * e, c->output_norm, e, rows, c->xb);
+    float *out = c->logits + (c->logits_all_rows ? (size_t)c->n_logits * (size_t)n_vocab : 0);
+    matmul_job j = {c, &c->am.output, c->xb, NULL, NULL, rows, out};
+    bn_pool_run(c->pool, n_vocab, matmul_task, &j);
+    c->n_logits = c->logits_all_rows ? c->n_logits + (int32_t)rows : 1;
+}
+
+bitnet_status bn_forward(bitnet_context *c, const bitnet_token *tokens, int32_t n, bool want_logits)
+{
+    const int64_t T = n;
+    embed(c, tokens, T);
+    for (int64_t l = 0; l < c->am.hp.n_layer; l++) {
+        attention_block(c, l, T);
+        ffn_block(c, l, T);
+    }
+    if (want_logits)
+        head(c, T);
+    c->n_past += n;
+    return BITNET_OK;
+}
