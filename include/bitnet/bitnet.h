@@ -294,6 +294,13 @@ typedef int32_t bitnet_token;
 /* Flags of bitnet_token_to_piece / bitnet_detokenize. */
 #define BITNET_DETOKENIZE_SPECIAL 0x1u     /* render control tokens (else they are empty) */
 
+/* The tokenizer is built on the first call of this section that needs it
+ * (loading or inspecting a model does not); when the model's tokenizer
+ * metadata is missing or bad, every such call fails the same way
+ * (BITNET_ERR_UNSUPPORTED / BITNET_ERR_BAD_FORMAT, see bitnet_last_error()),
+ * and the functions without a status return 0 / BITNET_TOKEN_NULL / false /
+ * NULL. Tokenization matches llama.cpp's for the same GGUF file. */
+
 /* 0 when the model has no tokenizer metadata. */
 BITNET_API int32_t bitnet_vocab_size(const bitnet_model *model);
 /* BITNET_TOKEN_NULL when the model defines none. */
@@ -307,7 +314,10 @@ BITNET_API const char *bitnet_token_text(const bitnet_model *model, bitnet_token
 /* Text (UTF-8, `text_len` bytes) to tokens. Two-call pattern: when `capacity`
  * is too small (e.g. 0 with tokens NULL) it returns BITNET_ERR_BUFFER_TOO_SMALL
  * and sets *n_tokens to the count needed. Invalid UTF-8 gives
- * BITNET_ERR_INVALID_ARGUMENT naming the byte offset. Thread-safe. */
+ * BITNET_ERR_INVALID_ARGUMENT naming the byte offset. Thread-safe.
+ * Control (and unknown) tokens are recognised in the text only with
+ * BITNET_TOKENIZE_PARSE_SPECIAL; user-defined tokens (token type 4) always
+ * are, as in llama.cpp and Hugging Face tokenizers. */
 BITNET_API bitnet_status bitnet_tokenize(const bitnet_model *model, const char *text, size_t text_len,
                                          uint32_t flags, bitnet_token *tokens, size_t capacity,
                                          size_t *n_tokens);
@@ -315,8 +325,13 @@ BITNET_API bitnet_status bitnet_tokenize(const bitnet_model *model, const char *
  * sequence). Same two-call pattern with *length. */
 BITNET_API bitnet_status bitnet_token_to_piece(const bitnet_model *model, bitnet_token token, uint32_t flags,
                                                char *buf, size_t capacity, size_t *length);
-/* Tokens back to text (the SentencePiece leading space of the first token is
- * removed). Same two-call pattern; the output is not NUL-terminated. */
+/* Tokens back to text: the concatenated pieces, less the one leading space
+ * that SentencePiece's dummy prefix puts on the first piece with any bytes
+ * (a leading BOS that renders empty does not keep it). Spaces around
+ * punctuation are not cleaned up, so detokenize(tokenize(s)) == s for text
+ * without special tokens (SentencePiece: when the vocabulary has byte
+ * fallback and s has no U+2581). Same two-call pattern; the output is not
+ * NUL-terminated. */
 BITNET_API bitnet_status bitnet_detokenize(const bitnet_model *model, const bitnet_token *tokens,
                                            size_t n_tokens, uint32_t flags, char *buf, size_t capacity,
                                            size_t *length);

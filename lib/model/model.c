@@ -33,6 +33,8 @@ static bitnet_status read_params(const bitnet_model_params *in, bitnet_model_par
 
 static void model_free(bitnet_model *m)
 {
+    bn_tokenizer_free(m->tokenizer); /* tokenizer: borrows the GGUF strings, so goes first */
+    pthread_mutex_destroy(&m->tokenizer_lock);
     bn_store_free(m->store);
     bn_gguf_free(&m->gguf);
     bn_source_close(&m->source);
@@ -53,6 +55,12 @@ static bitnet_status finish_load(bn_source *src, const bitnet_model_params *para
         bn_source_close(src);
         bn_free(m);
         return bn_error(BITNET_ERR_INTERNAL, "cannot create the model lock");
+    }
+    if (pthread_mutex_init(&m->tokenizer_lock, NULL) != 0) { /* tokenizer */
+        pthread_mutex_destroy(&m->error_lock);
+        bn_source_close(src);
+        bn_free(m);
+        return bn_error(BITNET_ERR_INTERNAL, "cannot create the tokenizer lock");
     }
     m->source = *src;
     m->params = *params;
@@ -127,6 +135,31 @@ bitnet_status bn_model_fail(const bitnet_model *m, bitnet_status status)
     snprintf(mm->last_error, sizeof mm->last_error, "%s", bn_error_message());
     pthread_mutex_unlock(&mm->error_lock);
     return status;
+}
+
+/* tokenizer: lazy build; see model_internal.h */
+bitnet_status bn_model_tokenizer(const bitnet_model *m, const bn_tokenizer **out)
+{
+    bitnet_model *mm = (bitnet_model *)m; /* the lazy tokenizer is guarded by its lock */
+    pthread_mutex_lock(&mm->tokenizer_lock);
+    if (!mm->tokenizer_tried) {
+        bitnet_status s = bn_tokenizer_new(&mm->gguf, &mm->tokenizer);
+        if (s != BITNET_ERR_OUT_OF_MEMORY) {
+            mm->tokenizer_tried = true;
+            mm->tokenizer_status = s;
+            snprintf(mm->tokenizer_error, sizeof mm->tokenizer_error, "%s", s ? bn_error_message() : "");
+        }
+        if (s) {
+            pthread_mutex_unlock(&mm->tokenizer_lock);
+            return bn_model_fail(m, s);
+        }
+    }
+    bitnet_status s = mm->tokenizer_status;
+    if (s)
+        bn_error(s, "%s", mm->tokenizer_error);
+    *out = mm->tokenizer;
+    pthread_mutex_unlock(&mm->tokenizer_lock);
+    return s ? bn_model_fail(m, s) : BITNET_OK;
 }
 
 const char *bitnet_model_last_error(const bitnet_model *model)

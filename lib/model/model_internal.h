@@ -6,12 +6,14 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "bitnet.h"
 #include "core/error.h"
 #include "loader/gguf.h"
 #include "loader/source.h"
 #include "store/store.h"
+#include "tokenizer/tokenizer.h"
 
 struct bitnet_model {
     atomic_int refs;
@@ -21,10 +23,22 @@ struct bitnet_model {
     bitnet_model_params params;
     pthread_mutex_t error_lock;
     char last_error[BN_ERROR_MAX];
+    /* Tokenizer, built on first use by bn_model_tokenizer (inspecting a
+     * model never pays for it); a build failure is kept and reported again. */
+    pthread_mutex_t tokenizer_lock;
+    bn_tokenizer *tokenizer;
+    bitnet_status tokenizer_status;
+    bool tokenizer_tried;
+    char tokenizer_error[BN_ERROR_MAX];
 };
 
 /* Record the thread's current error message on the model too and return
  * `status`: `return bn_model_fail(m, bn_error(...))`. */
 bitnet_status bn_model_fail(const bitnet_model *m, bitnet_status status);
+
+/* The model's tokenizer, built once under tokenizer_lock. A failure (no
+ * tokenizer metadata, a bad key) is returned with its message on every
+ * call; running out of memory is not kept, so a later call may succeed. */
+bitnet_status bn_model_tokenizer(const bitnet_model *m, const bn_tokenizer **out);
 
 #endif

@@ -8,6 +8,9 @@
 
 int cmd_inspect(int argc, char **argv);
 int cmd_tensor(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
 
 /* Print "bitnet: <what>: <status>: <detail>" to stderr; returns exit code 1. */
 int cli_fail(const char *what, bitnet_status status);
@@ -23,7 +26,20 @@ typedef struct cli_opt {
 /* 0 on success, else prints the usage and returns 2. */
 int cli_parse(int argc, char **argv, const cli_opt *opts, int n_opts, const char *usage);
 
-/* JSON string literal of s[0..len) to f (UTF-8 passed through, controls escaped). */
+/* JSON string literal of s[0..len) to f: valid UTF-8 passes through,
+ * controls are escaped, invalid bytes become U+FFFD (JSON must be UTF-8). */
 void json_string(FILE *f, const char *s, size_t len);
+
+/* Strict numbers for option values: 0 on success, else prints the usage
+ * error and returns 2. */
+int cli_int(const char *usage, const char *name, const char *s, long long lo, long long hi, long long *out);
+int cli_float(const char *usage, const char *name, const char *s, double lo, double hi, double *out);
+
+/* Tokenize with the two-call pattern into a malloc'd array. */
+bitnet_status cli_tokenize(const bitnet_model *m, const char *text, uint32_t flags, bitnet_token **tokens,
+                           size_t *n);
+
+/* Milliseconds on a monotonic clock. */
+double cli_now_ms(void);
 
 #endif

@@ -1,5 +1,4 @@
-/* bitnet: inspect GGUF models and read their tensors (more subcommands with
- * the inference issue). */
+/* bitnet: the command-line tool over libbitnet's public API. */
 #include <string.h>
 
 #include "cli.h"
@@ -10,6 +9,9 @@ static const char usage[] =
     "  inspect --model PATH [--json]                     metadata and tensor table\n"
     "  tensor  --model PATH --name NAME [--rows A:B] --out FILE [--type f32|f16|bf16]\n"
     "                                                    dequantize a tensor to a raw file\n"
+    "  run     --model PATH --prompt TEXT [options]      generate text (see bitnet run --help)\n"
+    "  tokenize --model PATH --text TEXT [--json]        token ids and pieces\n"
+    "  perplexity --model PATH --file TEXT [--ctx N]     perplexity of a text\n"
     "  version                                           print the library version\n";
 
 int main(int argc, char **argv)
@@ -23,6 +25,12 @@ int main(int argc, char **argv)
         return cmd_inspect(argc - 2, argv + 2);
     if (strcmp(cmd, "tensor") == 0)
         return cmd_tensor(argc - 2, argv + 2);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "tokenize") == 0)
+        return cmd_tokenize(argc - 2, argv + 2);
+    if (strcmp(cmd, "perplexity") == 0)
+        return cmd_perplexity(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("libbitnet %s\n", bitnet_version_string());
         return 0;
