@@ -234,6 +234,76 @@ static void test_invariant_to_threads_and_batching(void **state)
     }
 }
 
+/* Perplexity on text/kjv-eval.txt by the fixtures' definition: tokens
+ * without BOS in chunks of n_ctx - 1, each scored as [BOS] + chunk; within
+ * 0.5% of the golden value. */
+static double perplexity(bitnet_model *m, const char *text, size_t len)
+{
+    size_t n = 0;
+    assert_int_equal(bitnet_tokenize(m, text, len, 0, NULL, 0, &n), BITNET_ERR_BUFFER_TOO_SMALL);
+    bitnet_token *toks = malloc(n * sizeof *toks);
+    assert_non_null(toks);
+    assert_int_equal(bitnet_tokenize(m, text, len, 0, toks, n, &n), BITNET_OK);
+    bitnet_context_params p = bitnet_context_params_default();
+    p.logits_all = true;
+    p.n_threads = 2;
+    bitnet_context *c = NULL;
+    assert_int_equal(bitnet_context_new(m, &p, &c), BITNET_OK);
+    const int chunk = bitnet_context_n_ctx(c) - 1, nv = bitnet_vocab_size(m);
+    bitnet_token *batch = malloc(((size_t)chunk + 1) * sizeof *batch);
+    assert_non_null(batch);
+    double nll = 0;
+    for (size_t start = 0; start < n; start += (size_t)chunk) {
+        size_t len_c = n - start < (size_t)chunk ? n - start : (size_t)chunk;
+        batch[0] = bitnet_token_bos(m);
+        memcpy(batch + 1, toks + start, len_c * sizeof *batch);
+        bitnet_context_clear(c);
+        assert_int_equal(bitnet_context_decode(c, batch, (int32_t)len_c + 1), BITNET_OK);
+        for (size_t j = 0; j < len_c; j++) {
+            const float *lg = bitnet_context_logits(c, (int32_t)j);
+            double max = lg[0], sum = 0;
+            for (int v = 1; v < nv; v++)
+                max = fmax(max, lg[v]);
+            for (int v = 0; v < nv; v++)
+                sum += exp(lg[v] - max);
+            nll -= lg[batch[j + 1]] - max - log(sum);
+        }
+    }
+    free(batch);
+    free(toks);
+    bitnet_context_free(c);
+    return exp(nll / (double)n);
+}
+
+static void test_perplexity(void **state)
+{
+    (void)state;
+    REQUIRE_FIXTURES();
+    static const char *const names[] = {"kjv-bitnet/kjv-bitnet-4m-i2_s", "kjv-bitnet/kjv-bitnet-4m-tq1_0",
+                                        "kjv-llama/kjv-llama-5m-q4_k_m", "kjv-llama/kjv-llama-5m-f16"};
+    char path[2048], rel[256];
+    FILE *f = fopen(fixture_path(path, sizeof path, "text/kjv-eval.txt"), "rb");
+    assert_non_null(f);
+    static char text[1 << 16];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    for (int i = 0; i < 4; i++) {
+        snprintf(rel, sizeof rel, "%s.golden.json", names[i]);
+        json *doc = json_parse_file(fixture_path(path, sizeof path, rel));
+        assert_non_null(doc);
+        double want = json_get(json_get(doc, "perplexity"), "ppl")->number;
+        snprintf(rel, sizeof rel, "%s.gguf", names[i]);
+        bitnet_model *m;
+        assert_int_equal(bitnet_model_load_file(fixture_path(path, sizeof path, rel), NULL, &m), BITNET_OK);
+        double got = perplexity(m, text, len);
+        print_message("%-32s perplexity %.4f, reference %.4f (%.3f%%)\n", names[i], got, want,
+                      100 * fabs(got - want) / want);
+        assert_true(fabs(got - want) / want < 0.005);
+        bitnet_model_release(m);
+        json_free(doc);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_kjv_llama),
         cmocka_unit_test(test_stories260k),
         cmocka_unit_test(test_invariant_to_threads_and_batching),
+        cmocka_unit_test(test_perplexity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
