@@ -201,6 +201,8 @@ BITNET_API bitnet_status bitnet_model_meta_get(const bitnet_model *model, const 
                                                const bitnet_value **value);
 
 BITNET_API bitnet_value_type bitnet_value_get_type(const bitnet_value *value);
+/* "uint32", "string", "array", ...; "unknown" for other ids. Static storage. */
+BITNET_API const char *bitnet_value_type_name(uint32_t type);
 /* Typed reads. Integers convert between widths when the value fits (else
  * OUT_OF_RANGE); floats accept float32/float64; any other type gives
  * TYPE_MISMATCH. Strings are NUL-terminated and borrowed from the model; `len`

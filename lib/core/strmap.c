@@ -11,8 +11,7 @@ struct bn_strmap_slot {
     int64_t value;
 };
 
-/* FNV-1a: simple, and fine for names already bounded by the file size. */
-static uint64_t hash_bytes(const char *s, size_t len)
+uint64_t bn_hash_bytes(const char *s, size_t len)
 {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < len; i++) {
@@ -74,7 +73,7 @@ int bn_strmap_insert(bn_strmap *m, const char *key, size_t len, int64_t value)
 {
     if ((m->count + 1) * 2 > m->cap && grow(m) != 0)
         return -1;
-    uint64_t h = hash_bytes(key, len);
+    uint64_t h = bn_hash_bytes(key, len);
     struct bn_strmap_slot *s = probe(m, key, len, h);
     if (s->key)
         return 1;
@@ -90,6 +89,6 @@ int64_t bn_strmap_find(const bn_strmap *m, const char *key, size_t len)
 {
     if (!m->cap)
         return -1;
-    const struct bn_strmap_slot *s = probe(m, key, len, hash_bytes(key, len));
+    const struct bn_strmap_slot *s = probe(m, key, len, bn_hash_bytes(key, len));
     return s->key ? s->value : -1;
 }

@@ -13,6 +13,9 @@ typedef struct bn_strmap {
     size_t count;
 } bn_strmap;
 
+/* FNV-1a over bytes: simple, and fine for names bounded by the file size. */
+uint64_t bn_hash_bytes(const char *s, size_t len);
+
 /* Sized for `expected` entries; returns 0 on success, -1 on OOM. */
 int bn_strmap_init(bn_strmap *m, size_t expected);
 void bn_strmap_free(bn_strmap *m);

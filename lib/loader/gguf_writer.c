@@ -4,6 +4,7 @@
  * alignment may still change until then. All integers are written byte by byte
  * in little-endian order, whatever the host. */
 #include "loader/gguf_writer.h"
+#include "loader/gguf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -363,30 +364,12 @@ bitnet_status bn_gguf_writer_add_string(bn_gguf_writer *w, const char *key, cons
     return bn_gguf_writer_add_string_n(w, key, v, strlen(v));
 }
 
-/* Bytes of one numeric element, 0 for string/array/unknown. */
-static int numeric_width(uint32_t type)
-{
-    switch (type) {
-    case BITNET_VALUE_UINT8:
-    case BITNET_VALUE_INT8:
-    case BITNET_VALUE_BOOL: return 1;
-    case BITNET_VALUE_UINT16:
-    case BITNET_VALUE_INT16: return 2;
-    case BITNET_VALUE_UINT32:
-    case BITNET_VALUE_INT32:
-    case BITNET_VALUE_FLOAT32: return 4;
-    case BITNET_VALUE_UINT64:
-    case BITNET_VALUE_INT64:
-    case BITNET_VALUE_FLOAT64: return 8;
-    default: return 0;
-    }
-}
 
 /* Numeric elements: C values of the element's width, re-encoded little-endian;
  * bools normalised to 0/1. */
 static void enc_numeric(byte_buf *b, uint32_t type, const void *data, uint64_t n)
 {
-    int width = numeric_width(type);
+    int width = (int)bn_gguf_value_size(type);
     const uint8_t *src = data;
     for (uint64_t i = 0; i < n && !b->failed; i++, src += width) {
         uint64_t v = 0;
@@ -433,10 +416,10 @@ static bitnet_status enc_elements(byte_buf *b, uint32_t elem_type, const void *d
         }
         return BITNET_OK;
     }
-    if (numeric_width(elem_type) == 0)
+    if (bn_gguf_value_size(elem_type) == 0)
         return BITNET_ERR_INVALID_ARGUMENT;
     /* Reserve once so a huge n fails fast instead of growing slowly. */
-    uint64_t width = (uint64_t)numeric_width(elem_type);
+    uint64_t width = (uint64_t)bn_gguf_value_size(elem_type);
     if (n > SIZE_MAX / width || !bb_reserve(b, (size_t)(n * width)))
         return BITNET_ERR_OUT_OF_MEMORY;
     enc_numeric(b, elem_type, data, n);
@@ -810,7 +793,7 @@ bitnet_status bn_gguf_writer_to_stream(const bn_gguf_writer *w, FILE *fp)
         return st;
     uint64_t pos = 0; /* relative to the data section */
     for (size_t i = 0; ok && i < w->n_t; i++) {
-        uint64_t start;
+        uint64_t start = pos;
         align_up(pos, w->alignment, &start);
         ok = write_zeros(fp, start - pos) && write_data(fp, w->t[i].data, w->t[i].nbytes);
         pos = start + w->t[i].nbytes;

@@ -40,6 +40,11 @@ bitnet_value_type bitnet_value_get_type(const bitnet_value *value)
     return value ? (bitnet_value_type)value->type : BITNET_VALUE_UINT8;
 }
 
+const char *bitnet_value_type_name(uint32_t type)
+{
+    return bn_gguf_value_type_name(type);
+}
+
 static int is_unsigned(uint32_t t)
 {
     return t == BITNET_VALUE_UINT8 || t == BITNET_VALUE_UINT16 || t == BITNET_VALUE_UINT32 || t == BITNET_VALUE_UINT64;

@@ -3,17 +3,8 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/strmap.h"
 
-/* FNV-1a, as core/strmap uses; strings here are short. */
-static uint64_t hash_bytes(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 int bn_strtab_init(bn_strtab *t, const bn_gguf_str *strs, size_t n)
 {
@@ -57,7 +48,7 @@ static uint64_t *probe(const bn_strtab *t, const char *s, size_t len, uint64_t h
 int bn_strtab_add(bn_strtab *t, uint32_t index)
 {
     const bn_gguf_str *e = &t->strs[index];
-    uint64_t h = hash_bytes(e->s, (size_t)e->len);
+    uint64_t h = bn_hash_bytes(e->s, (size_t)e->len);
     uint64_t *slot = probe(t, e->s, (size_t)e->len, h);
     if (*slot)
         return 1;
@@ -69,6 +60,6 @@ int64_t bn_strtab_find(const bn_strtab *t, const char *s, size_t len)
 {
     if (!t->slots)
         return -1;
-    uint64_t slot = *probe(t, s, len, hash_bytes(s, len));
+    uint64_t slot = *probe(t, s, len, bn_hash_bytes(s, len));
     return slot ? (int64_t)(slot & 0xFFFFFFFFu) - 1 : -1;
 }

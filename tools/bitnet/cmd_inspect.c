@@ -6,13 +6,6 @@
 
 #define ARRAY_HEAD 8 /* elements shown of a long array */
 
-static const char *value_type_name(bitnet_value_type t)
-{
-    static const char *const names[] = {"uint8", "int8",   "uint16", "int16", "uint32", "int32", "float32",
-                                        "bool",  "string", "array",  "uint64", "int64", "float64"};
-    return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "unknown";
-}
-
 static void print_scalar(FILE *f, const bitnet_value *v, int json)
 {
     int64_t i;
@@ -81,9 +74,9 @@ static void print_value(FILE *f, const bitnet_value *v, int json)
     uint64_t shown = n > ARRAY_HEAD ? ARRAY_HEAD : n;
     if (json)
         fprintf(f, "{\"type\": \"array\", \"element_type\": \"%s\", \"length\": %" PRIu64 ", \"head\": [",
-                value_type_name(et), n);
+                bitnet_value_type_name(et), n);
     else
-        fprintf(f, "[%s x %" PRIu64 "] [", value_type_name(et), n);
+        fprintf(f, "[%s x %" PRIu64 "] [", bitnet_value_type_name(et), n);
     for (uint64_t k = 0; k < shown; k++) {
         if (k)
             fputs(", ", f);
@@ -108,7 +101,7 @@ static void inspect_text(const char *path, const bitnet_model *m)
         const char *key;
         const bitnet_value *v;
         bitnet_model_meta_at(m, i, &key, &v);
-        printf("  %-40s %-8s = ", key, value_type_name(bitnet_value_get_type(v)));
+        printf("  %-40s %-8s = ", key, bitnet_value_type_name(bitnet_value_get_type(v)));
         print_value(stdout, v, 0);
         putchar('\n');
     }
