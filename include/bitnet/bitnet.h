@@ -258,6 +258,9 @@ BITNET_API bitnet_status bitnet_model_tensor_info(const bitnet_model *model, int
                                                   bitnet_tensor_info *out);
 /* Index of a tensor by name; BITNET_ERR_NOT_FOUND if absent. */
 BITNET_API bitnet_status bitnet_model_tensor_find(const bitnet_model *model, const char *name, int64_t *index);
+/* bitnet_model_tensor_find + bitnet_model_tensor_info. */
+BITNET_API bitnet_status bitnet_model_tensor_info_by_name(const bitnet_model *model, const char *name,
+                                                          bitnet_tensor_info *out);
 
 /* Dequantize rows [row_begin, row_end) of tensor `name` into `dst` as
  * `dst_type` (BITNET_TYPE_F32, BITNET_TYPE_F16 or BITNET_TYPE_BF16).

@@ -55,6 +55,13 @@ bitnet_status bitnet_model_tensor_info(const bitnet_model *model, int64_t index,
     return BITNET_OK;
 }
 
+bitnet_status bitnet_model_tensor_info_by_name(const bitnet_model *model, const char *name, bitnet_tensor_info *out)
+{
+    int64_t idx;
+    bitnet_status s = bitnet_model_tensor_find(model, name, &idx);
+    return s ? s : bitnet_model_tensor_info(model, idx, out);
+}
+
 bitnet_status bitnet_model_tensor_read(bitnet_model *model, const char *name, int64_t row_begin, int64_t row_end,
                                        bitnet_type dst_type, void *dst, size_t dst_capacity_bytes, size_t *written)
 {
