@@ -35,17 +35,21 @@ static void matmul_task(void *arg, int64_t r0, int64_t r1, int thread)
         bn_kernels_matmul_f32(&c->kern, j->w, j->x, j->w->n, j->n_batch, j->y, j->w->n_rows, r0, r1, scratch);
 }
 
-/* y[T][rows] = W x[T][n]. For W1.58A8 layers, `x` must already be quantized
- * into c->xq / c->xscale (quantize_input), so q/k/v and gate/up share it. */
-static void linear(bitnet_context *c, const bitnet_weights *w, const float *x, int64_t T, float *y)
+/* y[T][rows] = scale * W x[T][n]. For W1.58A8 layers, `x` must already be
+ * quantized into c->xq / c->xscale (quantize_input), so q/k/v and gate/up
+ * share it. */
+static void linear(bitnet_context *c, const bn_linear *L, const float *x, int64_t T, float *y)
 {
-    matmul_job j = {c, w, x, NULL, NULL, T, y};
+    matmul_job j = {c, &L->w, x, NULL, NULL, T, y};
     if (c->am.hp.act_i8) {
         j.x = NULL;
         j.xq = c->xq;
         j.xscale = c->xscale;
     }
-    bn_pool_run(c->pool, w->n_rows, matmul_task, &j);
+    bn_pool_run(c->pool, L->w.n_rows, matmul_task, &j);
+    if (L->scale != 1.0f)
+        for (int64_t i = 0; i < T * L->w.n_rows; i++)
+            y[i] *= L->scale;
 }
 
 /* Per-token absmax int8 quantization of T rows of n (W1.58A8 layers only). */

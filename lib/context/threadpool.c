@@ -1,20 +1,29 @@
 #include "context/threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
+
+/* Decode dispatches a few hundred jobs per token, each a few tens of
+ * microseconds: a condition-variable round trip per job would cost as much as
+ * the work. Workers therefore spin on a generation counter for a while after
+ * each job and only then sleep; the caller spins on a pending counter. */
+#define SPIN_ITERATIONS 2000 /* ~100 us of `pause` */
 
 struct bn_pool {
     int n_threads;
     pthread_t *workers;
     int n_started;
+    atomic_uint generation; /* bumped for each job (seq_cst with sleepers) */
+    atomic_int pending;     /* workers still running the current job */
+    atomic_int sleepers;    /* workers blocked on `wake` */
+    atomic_bool quit;
     pthread_mutex_t lock;
-    pthread_cond_t wake, done;
-    uint64_t generation; /* bumped for each job */
-    int pending;         /* workers still running the current job */
-    bool quit;
-    bn_pool_fn fn;
+    pthread_cond_t wake;
+    bn_pool_fn fn; /* job: published before `generation` is bumped */
     void *arg;
     int64_t n;
 };
@@ -30,32 +39,49 @@ static void slice(int64_t n, int parts, int i, int64_t *begin, int64_t *end)
     *end = n * (i + 1) / parts;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Wait until the generation moves past `seen` (or quit); returns the new one. */
+static unsigned wait_for_job(bn_pool *pool, unsigned seen)
+{
+    for (int i = 0; i < SPIN_ITERATIONS; i++) {
+        unsigned g = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        if (g != seen || atomic_load_explicit(&pool->quit, memory_order_relaxed))
+            return g;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&pool->lock);
+    atomic_fetch_add(&pool->sleepers, 1);
+    unsigned g;
+    while ((g = atomic_load(&pool->generation)) == seen && !atomic_load(&pool->quit))
+        pthread_cond_wait(&pool->wake, &pool->lock);
+    atomic_fetch_sub(&pool->sleepers, 1);
+    pthread_mutex_unlock(&pool->lock);
+    return g;
+}
+
 static void *worker_main(void *p)
 {
     worker_arg *wa = p;
     bn_pool *pool = wa->pool;
     const int index = wa->index;
     bn_free(wa);
-    uint64_t seen = 0;
-    pthread_mutex_lock(&pool->lock);
+    unsigned seen = 0;
     for (;;) {
-        while (!pool->quit && pool->generation == seen)
-            pthread_cond_wait(&pool->wake, &pool->lock);
-        if (pool->quit)
+        seen = wait_for_job(pool, seen);
+        if (atomic_load(&pool->quit))
             break;
-        seen = pool->generation;
-        bn_pool_fn fn = pool->fn;
-        void *arg = pool->arg;
         int64_t begin, end;
         slice(pool->n, pool->n_threads, index, &begin, &end);
-        pthread_mutex_unlock(&pool->lock);
         if (begin < end)
-            fn(arg, begin, end, index);
-        pthread_mutex_lock(&pool->lock);
-        if (--pool->pending == 0)
-            pthread_cond_signal(&pool->done);
+            pool->fn(pool->arg, begin, end, index);
+        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_release);
     }
-    pthread_mutex_unlock(&pool->lock);
     return NULL;
 }
 
@@ -71,7 +97,10 @@ bitnet_status bn_pool_new(int n_threads, bn_pool **out)
         return bn_error(BITNET_ERR_INTERNAL, "cannot create the pool lock");
     }
     pthread_cond_init(&pool->wake, NULL);
-    pthread_cond_init(&pool->done, NULL);
+    atomic_init(&pool->generation, 0);
+    atomic_init(&pool->pending, 0);
+    atomic_init(&pool->sleepers, 0);
+    atomic_init(&pool->quit, false);
     bitnet_status s = BITNET_OK;
     if (n_threads > 1) {
         pool->workers = bn_calloc((size_t)n_threads, sizeof *pool->workers);
@@ -105,13 +134,12 @@ void bn_pool_free(bn_pool *pool)
     if (!pool)
         return;
     pthread_mutex_lock(&pool->lock);
-    pool->quit = true;
+    atomic_store(&pool->quit, true);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
     for (int i = 1; i <= pool->n_started; i++)
         pthread_join(pool->workers[i], NULL);
     pthread_cond_destroy(&pool->wake);
-    pthread_cond_destroy(&pool->done);
     pthread_mutex_destroy(&pool->lock);
     bn_free(pool->workers);
     bn_free(pool);
@@ -124,25 +152,31 @@ int bn_pool_threads(const bn_pool *pool)
 
 void bn_pool_run(bn_pool *pool, int64_t n, bn_pool_fn fn, void *arg)
 {
-    int64_t begin, end;
     if (pool->n_threads == 1 || n <= 1) {
         if (n > 0)
             fn(arg, 0, n, 0);
         return;
     }
-    pthread_mutex_lock(&pool->lock);
     pool->fn = fn;
     pool->arg = arg;
     pool->n = n;
-    pool->pending = pool->n_threads - 1;
-    pool->generation++;
-    pthread_cond_broadcast(&pool->wake);
-    pthread_mutex_unlock(&pool->lock);
+    atomic_store_explicit(&pool->pending, pool->n_threads - 1, memory_order_relaxed);
+    atomic_fetch_add(&pool->generation, 1); /* seq_cst: publishes the job */
+    if (atomic_load(&pool->sleepers) > 0) {
+        pthread_mutex_lock(&pool->lock);
+        pthread_cond_broadcast(&pool->wake);
+        pthread_mutex_unlock(&pool->lock);
+    }
+    int64_t begin, end;
     slice(n, pool->n_threads, 0, &begin, &end);
     if (begin < end)
         fn(arg, begin, end, 0);
-    pthread_mutex_lock(&pool->lock);
-    while (pool->pending > 0)
-        pthread_cond_wait(&pool->done, &pool->lock);
-    pthread_mutex_unlock(&pool->lock);
+    /* Spin, then yield: with more threads than free cores a descheduled
+     * worker needs this core to finish. */
+    for (int i = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; i++) {
+        if (i < SPIN_ITERATIONS)
+            cpu_relax();
+        else
+            sched_yield();
+    }
 }

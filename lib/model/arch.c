@@ -57,8 +57,13 @@ static bitnet_status read_hparams(const bn_gguf *g, bn_hparams *hp)
     } else if (strcmp(arch, "bitnet-b1.58") == 0) {
         hp->arch = BN_ARCH_BITNET_B158;
         hp->rope_neox = hp->act_i8 = hp->sub_norms = hp->relu2 = true;
+    } else if (strcmp(arch, "bitnet") == 0) {
+        /* 1bitLLM's b1.58 models as llama.cpp names them: SiLU-gated FFN. */
+        hp->arch = BN_ARCH_BITNET;
+        hp->rope_neox = hp->act_i8 = hp->sub_norms = true;
     } else {
-        return bn_error(BITNET_ERR_UNSUPPORTED, "architecture '%s' is not supported (llama, bitnet-b1.58 are)", arch);
+        return bn_error(BITNET_ERR_UNSUPPORTED,
+                        "architecture '%s' is not supported (llama, bitnet-b1.58, bitnet are)", arch);
     }
     hp->arch_name = arch;
     bitnet_status s;
@@ -127,6 +132,26 @@ static bitnet_status bind_weights(const bn_gguf *g, const char *name, int64_t n,
     return BITNET_OK;
 }
 
+/* Weights plus the optional 1-element scale tensor "<stem>.scale". */
+static bitnet_status bind_linear(const bn_gguf *g, const char *weight_name, int64_t n, int64_t rows, bn_linear *out)
+{
+    bitnet_status s = bind_weights(g, weight_name, n, rows, &out->w);
+    if (s)
+        return s;
+    char name[112];
+    size_t stem = strlen(weight_name) - strlen(".weight");
+    snprintf(name, sizeof name, "%.*s.scale", (int)stem, weight_name);
+    const bn_gguf_tensor *t = tensor(g, name);
+    out->scale = 1.0f;
+    if (!t)
+        return BITNET_OK;
+    const bn_type_traits *tr = bn_type_traits_get(t->type);
+    if (t->n_elements != 1 || !tr || !tr->dequantize_row || tr->block_elems != 1)
+        return bn_error(BITNET_ERR_BAD_FORMAT, "tensor '%s' must be one float", name);
+    tr->dequantize_row(t->data, &out->scale, 1, NULL);
+    return BITNET_OK;
+}
+
 static bitnet_status bind_layer(const bn_gguf *g, const bn_hparams *hp, int64_t l, bn_layer *L)
 {
     char name[96];
@@ -135,12 +160,12 @@ static bitnet_status bind_layer(const bn_gguf *g, const bn_hparams *hp, int64_t 
 #define NAME(suffix) (snprintf(name, sizeof name, "blk.%lld." suffix ".weight", (long long)l), name)
     if ((s = bind_tensor(g, NAME("attn_norm"), e, 1, false, &L->attn_norm)) ||
         (s = bind_tensor(g, NAME("ffn_norm"), e, 1, false, &L->ffn_norm)) ||
-        (s = bind_weights(g, NAME("attn_q"), e, e, &L->wq)) || (s = bind_weights(g, NAME("attn_k"), e, kv, &L->wk)) ||
-        (s = bind_weights(g, NAME("attn_v"), e, kv, &L->wv)) ||
-        (s = bind_weights(g, NAME("attn_output"), e, e, &L->wo)) ||
-        (s = bind_weights(g, NAME("ffn_gate"), e, ff, &L->gate)) ||
-        (s = bind_weights(g, NAME("ffn_up"), e, ff, &L->up)) ||
-        (s = bind_weights(g, NAME("ffn_down"), ff, e, &L->down)))
+        (s = bind_linear(g, NAME("attn_q"), e, e, &L->wq)) || (s = bind_linear(g, NAME("attn_k"), e, kv, &L->wk)) ||
+        (s = bind_linear(g, NAME("attn_v"), e, kv, &L->wv)) ||
+        (s = bind_linear(g, NAME("attn_output"), e, e, &L->wo)) ||
+        (s = bind_linear(g, NAME("ffn_gate"), e, ff, &L->gate)) ||
+        (s = bind_linear(g, NAME("ffn_up"), e, ff, &L->up)) ||
+        (s = bind_linear(g, NAME("ffn_down"), ff, e, &L->down)))
         return s;
     if (hp->sub_norms && ((s = bind_tensor(g, NAME("attn_sub_norm"), e, 1, false, &L->attn_sub_norm)) ||
                           (s = bind_tensor(g, NAME("ffn_sub_norm"), ff, 1, false, &L->ffn_sub_norm))))

@@ -6,7 +6,7 @@
 #include "bitnet_experimental.h"
 #include "loader/gguf.h"
 
-typedef enum bn_arch { BN_ARCH_LLAMA, BN_ARCH_BITNET_B158 } bn_arch;
+typedef enum bn_arch { BN_ARCH_LLAMA, BN_ARCH_BITNET_B158, BN_ARCH_BITNET } bn_arch;
 
 typedef struct bn_hparams {
     bn_arch arch;
@@ -19,9 +19,16 @@ typedef struct bn_hparams {
     bool relu2;       /* relu(g)^2 * u instead of silu(g) * u */
 } bn_hparams;
 
+/* A linear layer: its weights and an output scale (the `bitnet` arch's
+ * optional blk.N.<name>.scale tensors; 1 otherwise). */
+typedef struct bn_linear {
+    bitnet_weights w;
+    float scale;
+} bn_linear;
+
 typedef struct bn_layer {
     const bn_gguf_tensor *attn_norm, *ffn_norm, *attn_sub_norm, *ffn_sub_norm;
-    bitnet_weights wq, wk, wv, wo, gate, up, down;
+    bn_linear wq, wk, wv, wo, gate, up, down;
 } bn_layer;
 
 typedef struct bn_arch_model {

@@ -3,6 +3,7 @@
  * naming the key or tensor, an unknown architecture UNSUPPORTED. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,18 +23,29 @@ typedef struct defect {
     uint32_t head_count;     /* llama.attention.head_count */
     const char *arch;
     int64_t k_rows;          /* rows of attn_k */
+    float weight_mul;        /* multiplies the linear weights (0: 1) */
+    bool scale_tensors;      /* add blk.0.<name>.scale = 2 for each linear layer */
 } defect;
 
-static float weights[FF * E];
+static float weights[FF * E], scaled[FF * E];
+static const float two = 2.0f;
 
 static void add_tensor(bn_gguf_writer *w, const defect *d, const char *name, int64_t ne0, int64_t ne1)
 {
     if (d->skip_tensor && strcmp(d->skip_tensor, name) == 0)
         return;
     int64_t ne[2] = {ne0, ne1};
-    assert_int_equal(bn_gguf_writer_add_tensor(w, name, BITNET_TYPE_F32, ne1 > 1 ? 2 : 1, ne, weights,
-                                               (uint64_t)(ne0 * ne1) * 4),
+    /* Linear layers (2-D, blk.*) take the multiplier; embeddings and norms not. */
+    const bool linear = ne1 > 1 && strncmp(name, "blk.", 4) == 0;
+    assert_int_equal(bn_gguf_writer_add_tensor(w, name, BITNET_TYPE_F32, ne1 > 1 ? 2 : 1, ne,
+                                               linear ? scaled : weights, (uint64_t)(ne0 * ne1) * 4),
                      BITNET_OK);
+    if (linear && d->scale_tensors) {
+        char sname[96];
+        snprintf(sname, sizeof sname, "%.*s.scale", (int)(strlen(name) - strlen(".weight")), name);
+        const int64_t one = 1;
+        assert_int_equal(bn_gguf_writer_add_tensor_copy(w, sname, BITNET_TYPE_F32, 1, &one, &two, 4), BITNET_OK);
+    }
 }
 
 static void add_u32(bn_gguf_writer *w, const defect *d, const char *key, uint32_t v)
@@ -44,17 +56,27 @@ static void add_u32(bn_gguf_writer *w, const defect *d, const char *key, uint32_
 
 static void *build(const defect *d, size_t *size)
 {
-    for (int i = 0; i < FF * E; i++)
+    for (int i = 0; i < FF * E; i++) {
         weights[i] = (float)((i * 7919) % 13 - 6) * 0.01f;
+        scaled[i] = weights[i] * (d->weight_mul ? d->weight_mul : 1.0f);
+    }
+    const char *arch = d->arch ? d->arch : "llama";
+    char key[96];
+#define KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, strcmp(arch, "gpt-neox") ? arch : "llama"), key)
     bn_gguf_writer *w;
     assert_int_equal(bn_gguf_writer_new(3, &w), BITNET_OK);
-    assert_int_equal(bn_gguf_writer_add_string(w, "general.architecture", d->arch ? d->arch : "llama"), BITNET_OK);
-    add_u32(w, d, "llama.embedding_length", E);
-    add_u32(w, d, "llama.block_count", 1);
-    add_u32(w, d, "llama.attention.head_count", d->head_count ? d->head_count : 4);
-    add_u32(w, d, "llama.attention.head_count_kv", 2);
-    add_u32(w, d, "llama.feed_forward_length", FF);
-    add_u32(w, d, "llama.context_length", 64);
+    assert_int_equal(bn_gguf_writer_add_string(w, "general.architecture", arch), BITNET_OK);
+    add_u32(w, d, KEY("embedding_length"), E);
+    add_u32(w, d, KEY("block_count"), 1);
+    add_u32(w, d, KEY("attention.head_count"), d->head_count ? d->head_count : 4);
+    add_u32(w, d, KEY("attention.head_count_kv"), 2);
+    add_u32(w, d, KEY("feed_forward_length"), FF);
+    add_u32(w, d, KEY("context_length"), 64);
+#undef KEY
+    if (strncmp(arch, "bitnet", 6) == 0) {
+        add_tensor(w, d, "blk.0.attn_sub_norm.weight", E, 1);
+        add_tensor(w, d, "blk.0.ffn_sub_norm.weight", FF, 1);
+    }
     add_tensor(w, d, "token_embd.weight", E, V);
     add_tensor(w, d, "output_norm.weight", E, 1);
     add_tensor(w, d, "blk.0.attn_norm.weight", E, 1);
@@ -132,12 +154,52 @@ static void test_inconsistent_values(void **state)
     expect(&(defect){.arch = "gpt-neox"}, BITNET_ERR_UNSUPPORTED, "gpt-neox");
 }
 
+/* Logits of a model after decoding three tokens (n_vocab floats, malloc'd). */
+static float *logits_of(const defect *d)
+{
+    size_t size;
+    void *buf = build(d, &size);
+    bitnet_model *m;
+    bitnet_context *c;
+    assert_int_equal(bitnet_model_load_memory(buf, size, NULL, &m), BITNET_OK);
+    assert_int_equal(bitnet_context_new(m, NULL, &c), BITNET_OK);
+    const bitnet_token toks[] = {1, 2, 3};
+    assert_int_equal(bitnet_context_decode(c, toks, 3), BITNET_OK);
+    float *out = malloc(V * sizeof *out);
+    assert_non_null(out);
+    memcpy(out, bitnet_context_logits(c, -1), V * sizeof *out);
+    bitnet_context_free(c);
+    bitnet_model_release(m);
+    free(buf);
+    return out;
+}
+
+/* `bitnet` (1bitLLM, llama.cpp's name): per-tensor scale tensors multiply
+ * each projection's output, exactly like weights pre-multiplied by them;
+ * and its SiLU FFN differs from bitnet-b1.58's ReLU^2. */
+static void test_bitnet_arch_scales(void **state)
+{
+    (void)state;
+    float *with_scales = logits_of(&(defect){.arch = "bitnet", .scale_tensors = true});
+    float *premultiplied = logits_of(&(defect){.arch = "bitnet", .weight_mul = 2.0f});
+    float *plain = logits_of(&(defect){.arch = "bitnet"});
+    float *b158 = logits_of(&(defect){.arch = "bitnet-b1.58", .weight_mul = 2.0f});
+    assert_memory_equal(with_scales, premultiplied, V * sizeof(float));
+    assert_memory_not_equal(with_scales, plain, V * sizeof(float));
+    assert_memory_not_equal(premultiplied, b158, V * sizeof(float));
+    free(with_scales);
+    free(premultiplied);
+    free(plain);
+    free(b158);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_model_runs),
         cmocka_unit_test(test_missing_keys),
         cmocka_unit_test(test_inconsistent_values),
+        cmocka_unit_test(test_bitnet_arch_scales),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
