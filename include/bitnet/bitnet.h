@@ -140,6 +140,11 @@ typedef struct bitnet_model_params {
      * 0 (default) turns the cache off. Least recently used entries are
      * evicted to stay within it. */
     uint64_t cache_bytes;
+    /* Re-quantize the output head at first use to this type
+     * (BITNET_TYPE_Q8_0, BITNET_TYPE_Q6_K, BITNET_TYPE_F16, ...): the head of
+     * a BitNet model is stored as F16 and is most of the bytes read per
+     * token. -1 (default): use it as stored. */
+    int32_t head_type;
 } bitnet_model_params;
 
 BITNET_API bitnet_model_params bitnet_model_params_default(void);

@@ -3,6 +3,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "quant/quant.h"
 #include "model/model_internal.h"
 
 bitnet_model_params bitnet_model_params_default(void)
@@ -12,6 +13,7 @@ bitnet_model_params bitnet_model_params_default(void)
     p.struct_size = sizeof p;
     p.use_mmap = true;
     p.cache_bytes = 0;
+    p.head_type = -1;
     return p;
 }
 
@@ -28,12 +30,19 @@ static bitnet_status read_params(const bitnet_model_params *in, bitnet_model_par
                         in->struct_size);
     memcpy(out, in, in->struct_size);
     out->struct_size = sizeof *out;
+    if (out->head_type != -1) {
+        const bn_type_traits *tr = bn_type_traits_get((uint32_t)out->head_type);
+        if (out->head_type < 0 || !tr || !tr->quantize || !tr->dequantize_row || tr->tail_bytes)
+            return bn_error(BITNET_ERR_INVALID_ARGUMENT, "head_type %d cannot hold an output head", out->head_type);
+    }
     return BITNET_OK;
 }
 
 static void model_free(bitnet_model *m)
 {
     bn_tokenizer_free(m->tokenizer); /* tokenizer: borrows the GGUF strings, so goes first */
+    bn_free(m->head_data);
+    pthread_mutex_destroy(&m->head_lock);
     pthread_mutex_destroy(&m->tokenizer_lock);
     bn_store_free(m->store);
     bn_gguf_free(&m->gguf);
@@ -51,7 +60,7 @@ static bitnet_status finish_load(bn_source *src, const bitnet_model_params *para
         bn_source_close(src);
         return bn_error(BITNET_ERR_OUT_OF_MEMORY, "cannot allocate the model");
     }
-    if (pthread_mutex_init(&m->error_lock, NULL) != 0) {
+    if (pthread_mutex_init(&m->error_lock, NULL) != 0 || pthread_mutex_init(&m->head_lock, NULL) != 0) {
         bn_source_close(src);
         bn_free(m);
         return bn_error(BITNET_ERR_INTERNAL, "cannot create the model lock");
@@ -179,4 +188,53 @@ const char *bitnet_model_last_error(const bitnet_model *model)
 uint32_t bitnet_model_gguf_version(const bitnet_model *model)
 {
     return model ? model->gguf.version : 0;
+}
+
+/* Re-quantize `src` (rows of n floats after dequantization) to `type`, in
+ * slices of rows so the float copy stays small. */
+static bitnet_status requantize(const bitnet_weights *src, uint32_t type, void **out, bitnet_weights *dst)
+{
+    const bn_type_traits *from = bn_type_traits_get(src->type), *to = bn_type_traits_get(type);
+    if (src->n % to->block_elems != 0)
+        return bn_error(BITNET_ERR_INVALID_ARGUMENT, "head rows of %lld do not split into %s blocks",
+                        (long long)src->n, to->name);
+    const size_t row_bytes = (size_t)(src->n / to->block_elems * to->block_bytes);
+    const int64_t slice = 256;
+    uint8_t *data = bn_malloc(row_bytes * (size_t)src->n_rows);
+    float *tmp = bn_malloc((size_t)slice * (size_t)src->n * sizeof(float));
+    if (!data || !tmp) {
+        bn_free(data);
+        bn_free(tmp);
+        return bn_error(BITNET_ERR_OUT_OF_MEMORY, "cannot allocate the re-quantized head");
+    }
+    for (int64_t r = 0; r < src->n_rows; r += slice) {
+        int64_t rows = src->n_rows - r < slice ? src->n_rows - r : slice;
+        for (int64_t i = 0; i < rows; i++)
+            from->dequantize_row((const uint8_t *)src->data + (size_t)(r + i) * src->row_bytes, tmp + i * src->n,
+                                 src->n, src->tail);
+        to->quantize(tmp, data + (size_t)r * row_bytes, rows, src->n);
+    }
+    bn_free(tmp);
+    *dst = (bitnet_weights){type, data, row_bytes, NULL, src->n, src->n_rows};
+    *out = data;
+    return BITNET_OK;
+}
+
+bitnet_status bn_model_head(const bitnet_model *model, bitnet_weights *w)
+{
+    bitnet_model *m = (bitnet_model *)model; /* the head copy is built once, under its lock */
+    if (m->params.head_type < 0 || (uint32_t)m->params.head_type == w->type)
+        return BITNET_OK;
+    bitnet_status s = BITNET_OK;
+    pthread_mutex_lock(&m->head_lock);
+    if (!m->head_data) {
+        s = requantize(w, (uint32_t)m->params.head_type, &m->head_data, &m->head);
+        if (!s)
+            bn_log(BITNET_LOG_INFO, "output head re-quantized from %s to %s", bitnet_type_name(w->type),
+                   bitnet_type_name(m->head.type));
+    }
+    if (!s)
+        *w = m->head;
+    pthread_mutex_unlock(&m->head_lock);
+    return s;
 }

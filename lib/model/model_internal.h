@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "bitnet.h"
+#include "bitnet_experimental.h"
 #include "core/error.h"
 #include "loader/gguf.h"
 #include "loader/source.h"
@@ -25,6 +26,10 @@ struct bitnet_model {
     char last_error[BN_ERROR_MAX];
     /* Tokenizer, built on first use by bn_model_tokenizer (inspecting a
      * model never pays for it); a build failure is kept and reported again. */
+    /* Re-quantized output head (params.head_type), built by bn_model_head. */
+    pthread_mutex_t head_lock;
+    void *head_data;
+    bitnet_weights head;
     pthread_mutex_t tokenizer_lock;
     bn_tokenizer *tokenizer;
     bitnet_status tokenizer_status;
@@ -35,6 +40,11 @@ struct bitnet_model {
 /* Record the thread's current error message on the model too and return
  * `status`: `return bn_model_fail(m, bn_error(...))`. */
 bitnet_status bn_model_fail(const bitnet_model *m, bitnet_status status);
+
+/* The output head re-quantized to params.head_type (built once, shared by
+ * every context): fills *w, or leaves it alone when head_type is -1 or the
+ * head already has that type. */
+bitnet_status bn_model_head(const bitnet_model *m, bitnet_weights *w);
 
 /* The model's tokenizer, built once under tokenizer_lock. A failure (no
  * tokenizer metadata, a bad key) is returned with its message on every

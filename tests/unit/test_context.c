@@ -243,6 +243,48 @@ static void test_registered_backend(void **state)
     bitnet_model_release(m);
 }
 
+/* head_type re-quantizes the F16 head once; logits stay close. */
+static void test_head_requantization(void **state)
+{
+    (void)state;
+    REQUIRE_FIXTURES();
+    char path[1024];
+    fixture_path(path, sizeof path, "kjv-bitnet/kjv-bitnet-4m-i2_s.gguf");
+    bitnet_model_params mp = bitnet_model_params_default();
+    bitnet_model *bad = NULL;
+    mp.head_type = BITNET_TYPE_I2_S; /* per-tensor tail: not a head format */
+    assert_int_equal(bitnet_model_load_file(path, &mp, &bad), BITNET_ERR_INVALID_ARGUMENT);
+    mp.head_type = 999;
+    assert_int_equal(bitnet_model_load_file(path, &mp, &bad), BITNET_ERR_INVALID_ARGUMENT);
+    assert_null(bad);
+    bitnet_model *plain = load("kjv-bitnet/kjv-bitnet-4m-i2_s.gguf");
+    const int nv = bitnet_vocab_size(plain);
+    bitnet_context *a = context(plain, bitnet_context_params_default());
+    assert_int_equal(bitnet_context_decode(a, prompt, N_PROMPT), BITNET_OK);
+    static const int32_t types[] = {BITNET_TYPE_Q8_0, BITNET_TYPE_Q6_K};
+    for (int t = 0; t < 2; t++) {
+        mp.head_type = types[t];
+        bitnet_model *m;
+        assert_int_equal(bitnet_model_load_file(path, &mp, &m), BITNET_OK);
+        bitnet_context *b = context(m, bitnet_context_params_default());
+        bitnet_context *b2 = context(m, bitnet_context_params_default()); /* shares the copy */
+        assert_int_equal(bitnet_context_decode(b, prompt, N_PROMPT), BITNET_OK);
+        assert_int_equal(bitnet_context_decode(b2, prompt, N_PROMPT), BITNET_OK);
+        const float *x = bitnet_context_logits(a, -1), *y = bitnet_context_logits(b, -1);
+        double worst = 0;
+        for (int v = 0; v < nv; v++)
+            worst = fmax(worst, fabs((double)x[v] - y[v]));
+        print_message("head %s: max |logit diff| %.3g vs f16\n", bitnet_type_name((uint32_t)types[t]), worst);
+        assert_true(worst > 0 && worst < 0.6); /* quantization error of the head, not a bug-sized one */
+        assert_memory_equal(y, bitnet_context_logits(b2, -1), (size_t)nv * 4);
+        bitnet_context_free(b);
+        bitnet_context_free(b2);
+        bitnet_model_release(m);
+    }
+    bitnet_context_free(a);
+    bitnet_model_release(plain);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_clear_and_trim),
         cmocka_unit_test(test_logits_all_and_f16_kv),
         cmocka_unit_test(test_registered_backend),
+        cmocka_unit_test(test_head_requantization),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

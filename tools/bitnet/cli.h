@@ -35,6 +35,9 @@ void json_string(FILE *f, const char *s, size_t len);
 int cli_int(const char *usage, const char *name, const char *s, long long lo, long long hi, long long *out);
 int cli_float(const char *usage, const char *name, const char *s, double lo, double hi, double *out);
 
+/* A tensor type by name ("q8_0", "q6_k", "f16", ...). */
+int cli_type(const char *usage, const char *name, const char *s, int32_t *out);
+
 /* Tokenize with the two-call pattern into a malloc'd array. */
 bitnet_status cli_tokenize(const bitnet_model *m, const char *text, uint32_t flags, bitnet_token **tokens,
                            size_t *n);

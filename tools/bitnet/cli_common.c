@@ -138,3 +138,13 @@ double cli_now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
+
+int cli_type(const char *usage, const char *name, const char *s, int32_t *out)
+{
+    for (uint32_t id = 0; id < 64; id++)
+        if (strcmp(bitnet_type_name(id), s) == 0) {
+            *out = (int32_t)id;
+            return 0;
+        }
+    return cli_usage(usage, "%s: unknown type '%s' (e.g. f16, q8_0, q6_k)", name, s);
+}

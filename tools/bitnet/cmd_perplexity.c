@@ -8,7 +8,8 @@
 
 #include "cli.h"
 
-static const char usage[] = "bitnet perplexity --model PATH --file TEXT [--ctx N] [--threads N] [--json]";
+static const char usage[] =
+    "bitnet perplexity --model PATH --file TEXT [--ctx N] [--threads N] [--head-type TYPE] [--json]";
 
 static char *read_text(const char *path)
 {
@@ -73,11 +74,14 @@ static bitnet_status score(bitnet_context *ctx, bitnet_token bos, const bitnet_t
 
 int cmd_perplexity(int argc, char **argv)
 {
-    const char *model_path = NULL, *file = NULL, *ctx_s = NULL, *threads_s = NULL, *json = NULL;
-    const cli_opt opts[] = {{"--model", 1, &model_path}, {"--file", 1, &file}, {"--ctx", 1, &ctx_s},
-                            {"--threads", 1, &threads_s}, {"--json", 0, &json}};
+    const char *model_path = NULL, *file = NULL, *ctx_s = NULL, *threads_s = NULL, *json = NULL, *head = NULL;
+    const cli_opt opts[] = {{"--model", 1, &model_path}, {"--file", 1, &file},   {"--ctx", 1, &ctx_s},
+                            {"--threads", 1, &threads_s}, {"--json", 0, &json}, {"--head-type", 1, &head}};
     long long n_ctx = 0, threads = 1;
-    int rc = cli_parse(argc, argv, opts, 5, usage);
+    bitnet_model_params mp = bitnet_model_params_default();
+    int rc = cli_parse(argc, argv, opts, 6, usage);
+    if (!rc && head)
+        rc = cli_type(usage, "--head-type", head, &mp.head_type);
     if (rc || (ctx_s && (rc = cli_int(usage, "--ctx", ctx_s, 2, 1 << 20, &n_ctx))) ||
         (threads_s && (rc = cli_int(usage, "--threads", threads_s, 1, 256, &threads))))
         return rc;
@@ -97,7 +101,7 @@ int cmd_perplexity(int argc, char **argv)
     cp.n_ctx = (int32_t)n_ctx;
     cp.n_threads = (int32_t)threads;
     cp.logits_all = true;
-    bitnet_status s = bitnet_model_load_file(model_path, NULL, &m);
+    bitnet_status s = bitnet_model_load_file(model_path, &mp, &m);
     if (!s)
         s = bitnet_context_new(m, &cp, &ctx);
     if (!s)

@@ -11,11 +11,11 @@
 static const char usage[] =
     "bitnet run --model PATH --prompt TEXT [--max-new-tokens N] [--temp T] [--top-k K] [--top-p P]\n"
     "           [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx N] [--no-bos]\n"
-    "           [--ignore-eos] [--json] [--dump-logits FILE]";
+    "           [--ignore-eos] [--json] [--dump-logits FILE] [--head-type TYPE]";
 
 typedef struct run_opts {
     const char *model, *prompt, *max_new, *temp, *top_k, *top_p, *min_p, *repeat, *seed, *threads, *ctx;
-    const char *no_bos, *ignore_eos, *json, *dump;
+    const char *no_bos, *ignore_eos, *json, *dump, *head_type;
 } run_opts;
 
 typedef struct run_state {
@@ -136,7 +136,10 @@ static int run(const run_opts *o, run_state *st)
         return rc;
     if (!*o->prompt)
         return cli_usage(usage, "--prompt is empty");
-    bitnet_status s = bitnet_model_load_file(o->model, NULL, &st->model);
+    bitnet_model_params mp = bitnet_model_params_default();
+    if (o->head_type && (rc = cli_type(usage, "--head-type", o->head_type, &mp.head_type)))
+        return rc;
+    bitnet_status s = bitnet_model_load_file(o->model, &mp, &st->model);
     if (s)
         return cli_fail("cannot load model", s);
     bitnet_context_params cp = bitnet_context_params_default();
@@ -181,6 +184,7 @@ int cmd_run(int argc, char **argv)
         {"--min-p", 1, &o.min_p},       {"--repeat-penalty", 1, &o.repeat}, {"--seed", 1, &o.seed},
         {"--threads", 1, &o.threads},   {"--ctx", 1, &o.ctx},         {"--no-bos", 0, &o.no_bos},
         {"--ignore-eos", 0, &o.ignore_eos}, {"--json", 0, &o.json},   {"--dump-logits", 1, &o.dump},
+        {"--head-type", 1, &o.head_type},
     };
     int rc = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), usage);
     if (rc)
