@@ -361,6 +361,10 @@ typedef struct bitnet_context_params {
     bool logits_all;    /* keep logits of every token of a batch, not only the last */
     const char *backend; /* kernel backend by name (bitnet_experimental.h);
                           * NULL: the best one this CPU supports            */
+    /* Batches of at least this many tokens run non-ternary weights through
+     * OpenBLAS sgemm when the build has it (see `bitnet bench`); 0 = never.
+     * Default 32. */
+    int32_t blas_min_batch;
 } bitnet_context_params;
 
 BITNET_API bitnet_context_params bitnet_context_params_default(void);

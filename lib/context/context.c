@@ -21,6 +21,7 @@ bitnet_context_params bitnet_context_params_default(void)
     p.kv_type = BITNET_TYPE_F32;
     p.logits_all = false;
     p.backend = NULL;
+    p.blas_min_batch = 32;
     return p;
 }
 
@@ -40,6 +41,8 @@ static bitnet_status read_params(const bitnet_context_params *in, bitnet_context
         return bn_error(BITNET_ERR_INVALID_ARGUMENT, "n_threads is %d, expected 1..%d", out->n_threads, MAX_THREADS);
     if (out->n_ctx < 0 || out->n_batch < 1)
         return bn_error(BITNET_ERR_INVALID_ARGUMENT, "n_ctx %d / n_batch %d out of range", out->n_ctx, out->n_batch);
+    if (out->blas_min_batch < 0)
+        return bn_error(BITNET_ERR_INVALID_ARGUMENT, "blas_min_batch %d is negative", out->blas_min_batch);
     if (out->kv_type != BITNET_TYPE_F32 && out->kv_type != BITNET_TYPE_F16)
         return bn_error(BITNET_ERR_INVALID_ARGUMENT, "kv_type %u is not f32 or f16", out->kv_type);
     return BITNET_OK;
@@ -148,7 +151,7 @@ static void context_free(bitnet_context *c)
     bn_free(c->v_cache);
     bn_free(c->output_norm);
     void *bufs[] = {c->x, c->xb, c->q, c->k, c->v, c->att, c->gate, c->up, c->xq, c->xscale, c->logits,
-                    c->thread_scratch};
+                    c->thread_scratch, c->blas_w};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         bn_free(bufs[i]);
     bn_pool_free(c->pool);

@@ -29,6 +29,8 @@ struct bitnet_context {
     float *xscale;
     uint8_t *thread_scratch; /* per thread: thread_scratch_bytes */
     size_t thread_scratch_bytes;
+    float *blas_w;     /* dequantized weights for sgemm, blas_w_cap floats */
+    size_t blas_w_cap;
     float *logits;     /* logits_cap rows of n_vocab */
     int32_t logits_cap;
     int32_t n_logits;  /* rows valid in logits */

@@ -7,7 +7,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "context/blas.h"
 #include "context/context_internal.h"
+#include "core/alloc.h"
 #include "quant/quant.h"
 #include "store/dequant_range.h"
 
@@ -35,18 +37,63 @@ static void matmul_task(void *arg, int64_t r0, int64_t r1, int thread)
         bn_kernels_matmul_f32(&c->kern, j->w, j->x, j->w->n, j->n_batch, j->y, j->w->n_rows, r0, r1, scratch);
 }
 
+/* ---- prefill through OpenBLAS ------------------------------------------ */
+
+typedef struct dequant_job {
+    const bitnet_weights *w;
+    float *out;
+} dequant_job;
+
+static void dequant_task(void *arg, int64_t r0, int64_t r1, int thread)
+{
+    (void)thread;
+    const dequant_job *j = arg;
+    const bn_type_traits *tr = bn_type_traits_get(j->w->type);
+    for (int64_t r = r0; r < r1; r++)
+        tr->dequantize_row((const uint8_t *)j->w->data + (size_t)r * j->w->row_bytes, j->out + r * j->w->n, j->w->n,
+                           j->w->tail);
+}
+
+/* Float-activation product of a large batch with sgemm: F32 weights in
+ * place, others dequantized (split over the pool) into a reused buffer.
+ * Returns false when it does not apply. */
+static bool linear_blas(bitnet_context *c, const bitnet_weights *w, const float *x, int64_t T, float *y)
+{
+    if (!bn_blas_available() || c->params.blas_min_batch == 0 || T < c->params.blas_min_batch)
+        return false;
+    const float *wf = w->data;
+    if (w->type != BITNET_TYPE_F32) {
+        size_t need = (size_t)w->n * (size_t)w->n_rows;
+        if (need > c->blas_w_cap) {
+            float *grown = bn_realloc(c->blas_w, need * sizeof(float));
+            if (!grown)
+                return false; /* no memory for the copy: the kernels still work */
+            c->blas_w = grown;
+            c->blas_w_cap = need;
+        }
+        dequant_job j = {w, c->blas_w};
+        bn_pool_run(c->pool, w->n_rows, dequant_task, &j);
+        wf = c->blas_w;
+    }
+    bn_blas_sgemm(x, T, w->n, wf, w->n_rows, y, w->n_rows);
+    return true;
+}
+
 /* y[T][rows] = scale * W x[T][n]. For W1.58A8 layers, `x` must already be
  * quantized into c->xq / c->xscale (quantize_input), so q/k/v and gate/up
  * share it. */
 static void linear(bitnet_context *c, const bn_linear *L, const float *x, int64_t T, float *y)
 {
     matmul_job j = {c, &L->w, x, NULL, NULL, T, y};
-    if (c->am.hp.act_i8) {
+    if (!c->am.hp.act_i8 && linear_blas(c, &L->w, x, T, y)) {
+        j.n_batch = 0; /* done */
+    } else if (c->am.hp.act_i8) {
         j.x = NULL;
         j.xq = c->xq;
         j.xscale = c->xscale;
     }
-    bn_pool_run(c->pool, L->w.n_rows, matmul_task, &j);
+    if (j.n_batch)
+        bn_pool_run(c->pool, L->w.n_rows, matmul_task, &j);
     if (L->scale != 1.0f)
         for (int64_t i = 0; i < T * L->w.n_rows; i++)
             y[i] *= L->scale;

@@ -285,6 +285,43 @@ static void test_head_requantization(void **state)
     bitnet_model_release(plain);
 }
 
+/* A 40-token prefill of a float model goes through OpenBLAS (when built
+ * with it): bit-identical for 1-3 threads, close to the kernels' result. */
+static void test_blas_prefill(void **state)
+{
+    (void)state;
+    REQUIRE_FIXTURES();
+    bitnet_model *m = load("kjv-llama/kjv-llama-5m-f16.gguf");
+    const int nv = bitnet_vocab_size(m);
+    bitnet_token toks[40];
+    for (int i = 0; i < 40; i++)
+        toks[i] = (bitnet_token)(1 + (i * 97) % 4000);
+    float *first = NULL;
+    for (int threads = 0; threads <= 3; threads++) {
+        bitnet_context_params p = bitnet_context_params_default();
+        p.n_threads = threads ? threads : 2;
+        p.blas_min_batch = threads ? 32 : 0; /* threads == 0: the kernels only */
+        bitnet_context *c = context(m, p);
+        assert_int_equal(bitnet_context_decode(c, toks, 40), BITNET_OK);
+        const float *lg = bitnet_context_logits(c, -1);
+        if (!first) {
+            first = copy_logits(c, -1, nv);
+        } else if (threads == 1) {
+            double worst = 0;
+            for (int v = 0; v < nv; v++)
+                worst = fmax(worst, fabs((double)first[v] - lg[v]));
+            print_message("sgemm vs kernels: max |logit diff| %.3g\n", worst);
+            assert_true(worst < 1e-3);
+            memcpy(first, lg, (size_t)nv * 4);
+        } else {
+            assert_memory_equal(first, lg, (size_t)nv * 4);
+        }
+        bitnet_context_free(c);
+    }
+    free(first);
+    bitnet_model_release(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_logits_all_and_f16_kv),
         cmocka_unit_test(test_registered_backend),
         cmocka_unit_test(test_head_requantization),
+        cmocka_unit_test(test_blas_prefill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
