@@ -4,6 +4,9 @@
 
 #include "core/error.h"
 #include "kernels/backend.h"
+#if defined(__x86_64__)
+#include "kernels/x86/x86_backend.h"
+#endif
 
 #define MAX_BACKENDS 16
 
@@ -18,6 +21,11 @@ static void add_builtins_locked(void)
     if (builtins_done)
         return;
     builtins_done = true;
+    /* Highest priority first; unsupported ones stay listed but are skipped. */
+#if defined(__x86_64__)
+    registry[n_registered++] = bn_backend_avx512;
+    registry[n_registered++] = bn_backend_avx2;
+#endif
     registry[n_registered++] = bn_backend_ref;
 }
 

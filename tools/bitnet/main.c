@@ -1,6 +1,7 @@
 /* bitnet: the command-line tool over libbitnet's public API. */
 #include <string.h>
 
+#include "bench_common.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -12,6 +13,8 @@ static const char usage[] =
     "  run     --model PATH --prompt TEXT [options]      generate text (see bitnet run --help)\n"
     "  tokenize --model PATH --text TEXT [--json]        token ids and pieces\n"
     "  perplexity --model PATH --file TEXT [--ctx N]     perplexity of a text\n"
+    "  bench   --model PATH [-p N] [-n N] [-t 1,2] [--md] prefill/decode speed (see bitnet bench --help)\n"
+    "  gen-model --out FILE [--type T] [--shape S]       synthetic model (see bitnet gen-model --help)\n"
     "  version                                           print the library version\n";
 
 int main(int argc, char **argv)
@@ -31,6 +34,10 @@ int main(int argc, char **argv)
         return cmd_tokenize(argc - 2, argv + 2);
     if (strcmp(cmd, "perplexity") == 0)
         return cmd_perplexity(argc - 2, argv + 2);
+    if (strcmp(cmd, "bench") == 0)
+        return cmd_bench(argc - 2, argv + 2);
+    if (strcmp(cmd, "gen-model") == 0)
+        return cmd_gen_model(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("libbitnet %s\n", bitnet_version_string());
         return 0;

@@ -1,0 +1,145 @@
+/* System facts for `bitnet bench`: CPU name and flags, peak RSS, and the
+ * machine's streaming read bandwidth (the ceiling for decode, which reads
+ * every weight once per token). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "bench_common.h"
+#include "cli.h"
+
+/* Value of the first "key<spaces>: value" line of /proc/cpuinfo, malloc'd. */
+static char *cpuinfo_value(const char *key)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return NULL;
+    char *line = NULL, *out = NULL;
+    size_t cap = 0, klen = strlen(key);
+    while (!out && getline(&line, &cap, f) > 0) {
+        if (strncmp(line, key, klen) != 0 || (line[klen] != ' ' && line[klen] != '\t' && line[klen] != ':'))
+            continue;
+        char *v = strchr(line, ':');
+        if (!v)
+            continue;
+        v++;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        size_t n = strcspn(v, "\n");
+        v[n] = '\0';
+        out = strdup(v);
+    }
+    free(line);
+    fclose(f);
+    return out;
+}
+
+void bench_cpu_model(char *buf, size_t cap)
+{
+    char *v = cpuinfo_value("model name");
+    snprintf(buf, cap, "%s", v && *v ? v : "unknown");
+    free(v);
+}
+
+char *bench_cpu_flags(void)
+{
+    char *v = cpuinfo_value("flags");
+    return v ? v : strdup("");
+}
+
+int bench_n_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+uint64_t bench_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    if (kb)
+        return (uint64_t)kb * 1024u;
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_maxrss * 1024u : 0;
+}
+
+typedef struct bw_job {
+    const uint64_t *p;
+    size_t n;
+    uint64_t sum;
+    atomic_int *go;
+} bw_job;
+
+/* Eight independent sums, so the loop is bound by loads, not by one add chain. */
+static void *bw_read(void *arg)
+{
+    bw_job *j = arg;
+    while (!atomic_load_explicit(j->go, memory_order_acquire))
+        ; /* start together: the timed window is the parallel read */
+    uint64_t s[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= j->n; i += 8)
+        for (int k = 0; k < 8; k++)
+            s[k] += j->p[i + (size_t)k];
+    for (; i < j->n; i++)
+        s[0] += j->p[i];
+    j->sum = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+    return NULL;
+}
+
+double bench_read_bandwidth(int threads, size_t bytes, int reps)
+{
+    if (threads < 1)
+        threads = 1;
+    if (threads > 256)
+        threads = 256;
+    size_t n = bytes / sizeof(uint64_t);
+    uint64_t *buf = NULL;
+    if (n == 0 || posix_memalign((void **)&buf, 4096, n * sizeof *buf) != 0)
+        return 0.0;
+    /* Nonzero bytes: untouched pages would all map the shared zero page. */
+    memset(buf, 0x5a, n * sizeof *buf);
+    bw_job jobs[256];
+    pthread_t tid[256];
+    double best = 0.0;
+    uint64_t check = 0;
+    for (int r = 0; r < reps; r++) {
+        atomic_int go = 0;
+        int made = 0;
+        for (int t = 0; t < threads; t++) {
+            size_t lo = n / (size_t)threads * (size_t)t;
+            size_t hi = t + 1 == threads ? n : n / (size_t)threads * (size_t)(t + 1);
+            jobs[t] = (bw_job){buf + lo, hi - lo, 0, &go};
+            if (pthread_create(&tid[t], NULL, bw_read, &jobs[t]) != 0)
+                break;
+            made++;
+        }
+        double t0 = cli_now_ms();
+        atomic_store_explicit(&go, 1, memory_order_release);
+        for (int t = 0; t < made; t++)
+            pthread_join(tid[t], NULL);
+        double ms = cli_now_ms() - t0;
+        if (made < threads) { /* a partial run would overstate per-thread speed */
+            best = 0.0;
+            break;
+        }
+        for (int t = 0; t < threads; t++)
+            check += jobs[t].sum;
+        double gbps = (double)(n * sizeof *buf) / (ms * 1e6);
+        if (gbps > best)
+            best = gbps;
+    }
+    free(buf);
+    /* Every byte is 0x5a, so the sums are known: a mismatch means a broken read. */
+    return check == (uint64_t)reps * (uint64_t)n * 0x5a5a5a5a5a5a5a5aull ? best : 0.0;
+}
