@@ -801,7 +801,8 @@ ROWS_FN(rows_q4_k, k_row, K_Q4, act_k, 256)
 ROWS_FN(rows_q5_k, k_row, K_Q5, act_k, 256)
 ROWS_FN(rows_q6_k, k_row, K_Q6, act_k, 256)
 
-/* Quantize batch rows in groups that fit the scratch, then run the rows. */
+/* Quantize batch rows in groups that fit the scratch (two levels each),
+ * then run the rows, in L2-sized row blocks when the matrix is large. */
 static bool matmul_legacy(int T, const bitnet_weights *w, const float *x, int64_t ldx, int64_t n_batch, float *y,
                           int64_t ldy, int64_t r0, int64_t r1, void *scratch)
 {

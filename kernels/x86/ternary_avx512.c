@@ -8,13 +8,20 @@
  *    are computed once per call into scratch. All of it is exact int32.
  *  - A tile of R weight rows x B batch rows holds R*B accumulators in
  *    registers: each decoded weight vector is used B times, each activation
- *    vector R times, and the packed weights are streamed once per tile.
- *    Prefill uses 4x4 tiles (rows outer, batch inner, so a tile's weight
- *    rows stay in L1); decode uses 16x1 (16 weight streams per pass).
+ *    vector R times. Prefill runs 4x4 tiles over row blocks that stay in L2
+ *    (batch tiles outer, so a tile's activations stay in L1); decode runs
+ *    16x1 tiles, 16 weight streams at a time, each read once.
+ *  - The hot tiles are written out with named accumulators: GCC keeps
+ *    those in registers, while arrays of vectors cost it moves and spills.
  *  - TQ types have one f16 scale per 256 elements: after each block the
  *    16 accumulators are reduced by one shuffle tree and scaled in double,
  *    exactly like the reference, so results are bit-identical to it.
  *    I2_S has one scale per tensor: one reduction per row.
+ *  - I2_S stores element j of a 128-block at bits 6-2*(j/32) of byte j%32,
+ *    so one 64-byte load holds two blocks and four nibble lookups give the
+ *    codes of 4 x 32 elements of each. The activations are permuted to
+ *    match (once per call, or per batch tile) instead of broadcasting each
+ *    block: 7 instead of 10 vector operations per 256 weights.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -29,13 +36,25 @@
 enum { KIND_I2S, KIND_TQ2, KIND_TQ1 };
 enum { I2S_BYTES = 32, TQ2_BYTES = 66, TQ1_BYTES = 54 }; /* per block */
 
+/* Rows per row block, a multiple of 16: I2_S's stay in L2 while the batch
+ * tiles pass; TQ's block scales of a row block take 64 * n / 32 = 2n bytes
+ * of scratch. */
+#define ROW_BLOCK_I2S 128
+#define ROW_BLOCK_TQ 64
+/* Decode prefetches this far ahead in each weight row. */
+#define PF_DIST 1024
+/* Array bounds of the generic tiles. */
+#define MAXR 16
+#define MAXB 4
+#define MAXN 16
+
 /* Everything a tile needs, for one chunk of batch rows. */
 typedef struct {
     const uint8_t *w; /* weight rows, rb bytes apart */
     size_t rb;
     int64_t nblk;      /* blocks per row */
-    const int8_t *x;   /* activations of the chunk's first batch row */
-    int64_t ldx;
+    const int8_t *x;   /* activations: batch row b at x + (b - xb0) * ldx */
+    int64_t ldx, xb0;
     const float *xs;   /* x_scale of the chunk */
     float *y;          /* output of the chunk's first batch row */
     int64_t ldy;
@@ -46,13 +65,17 @@ typedef struct {
     double scale;      /* I2_S tensor scale */
 } job;
 
-/* I2_S nibble -> code: lanes 0-1 take the upper two bits of the nibble,
- * lanes 2-3 the lower two; code 3 reads as 1 (value 0), as in the
- * reference. */
-static const uint8_t I2S_LUT[64] __attribute__((aligned(64))) = {
-    0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1,
-    0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1,
-};
+/* I2_S nibble -> code of its upper (HI2) or lower (LO2) two bits; code 3
+ * reads as 1 (value 0), as in the reference. MIX: HI2 in lanes 0-1, LO2 in
+ * lanes 2-3, for a block broadcast to both halves. */
+#define LUT_HI2_16 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1
+#define LUT_LO2_16 0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1
+static const uint8_t I2S_LUT_HI2[64] __attribute__((aligned(64))) = {LUT_HI2_16, LUT_HI2_16, LUT_HI2_16,
+                                                                    LUT_HI2_16};
+static const uint8_t I2S_LUT_LO2[64] __attribute__((aligned(64))) = {LUT_LO2_16, LUT_LO2_16, LUT_LO2_16,
+                                                                    LUT_LO2_16};
+static const uint8_t I2S_LUT_MIX[64] __attribute__((aligned(64))) = {LUT_HI2_16, LUT_HI2_16, LUT_LO2_16,
+                                                                    LUT_LO2_16};
 
 /* TQ1_0 trit multipliers 3^k per 16-bit word for the four 64-element
  * quarters of a block (see tq1_quarter). */
@@ -68,43 +91,12 @@ static const int32_t RED16_IDX[16] __attribute__((aligned(64))) = {0, 4, 8, 12, 
                                                                   2, 6, 10, 14, 3, 7, 11, 15};
 static const int32_t RED4_IDX[16] __attribute__((aligned(64))) = {0, 4, 8, 12};
 
-/* Tile shapes: prefill RP weight rows x BP batch rows, decode RD x 1. */
-#ifndef I2S_RP
-#define I2S_RP 4
-#endif
-#ifndef I2S_BP
-#define I2S_BP 4
-#endif
-#ifndef TQ_RP
-#define TQ_RP 4
-#endif
-#ifndef TQ_BP
-#define TQ_BP 4
-#endif
-#ifndef RD
-#define RD 16
-#endif
-/* Rows per row block (multiples of RP and RD); TQ's block scales of a row
- * block take 64 * n / 32 = 2n bytes of scratch. */
-#ifndef ROW_BLOCK_I2S
-#define ROW_BLOCK_I2S 128
-#endif
-#define ROW_BLOCK_TQ 64
-#ifdef EXPL
-#define EXPL_ON 1
-#else
-#define EXPL_ON 0
-static void i2s_tile_4x4(const job *j, int64_t r, int64_t b);
-static void i2s_tile_4x6(const job *j, int64_t r, int64_t b);
-#endif
-#define MAXR 16
-#define MAXB 16
-#define MAXN 32
-
 static inline uint8_t *align64(void *p)
 {
     return (uint8_t *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 }
+
+#define DP(acc, c, x) (acc) = _mm512_dpbusd_epi32((acc), (c), (x))
 
 /* ---- reductions: lane p of the result = sum of the 16 lanes of v[p] ---- */
 
@@ -137,26 +129,44 @@ AI __m128i red4(const __m512i *v)
 
 /* ---- weight decoding ---- */
 
-/* I2_S block (32 bytes, 128 elements): codes of elements 0-63 and 64-127. */
-AI void i2s_codes(const uint8_t *q, __m512i lut, __m512i *c0, __m512i *c1)
+/* I2_S nibbles of a block pair (64 bytes): high nibbles hold groups 0 and 1
+ * (bits 6-7, 4-5), low nibbles groups 2 and 3. */
+AI __m512i i2s_hi(const uint8_t *q)
 {
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    __m512i w = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)q));
-    /* high nibble: elements j (bits 6-7) and 32+j (bits 4-5); low nibble:
-     * 64+j and 96+j. The LUT's halves pick the right pair of bits. */
-#ifdef NOFIX
-    (void)lut; (void)m4;
-    const __m512i m3 = _mm512_set1_epi8(3);
-    const __m512i shv = _mm512_set_epi64(0x0004000400040004LL, 0x0004000400040004LL, 0x0004000400040004LL,
-                                         0x0004000400040004LL, 0x0006000600060006LL, 0x0006000600060006LL, 0x0006000600060006LL, 0x0006000600060006LL);
-    __m512i s = _mm512_srlv_epi16(w, shv);
-    *c0 = _mm512_and_si512(s, m3);
-    *c1 = _mm512_and_si512(_mm512_srli_epi16(w, 4) , m3); /* wrong order placeholder: timing only */
-    *c1 = _mm512_and_si512(_mm512_srlv_epi16(w, _mm512_srli_epi16(shv, 1)), m3);
-#else
+    return _mm512_and_si512(_mm512_srli_epi16(_mm512_loadu_si512(q), 4), _mm512_set1_epi8(0x0F));
+}
+
+AI __m512i i2s_lo(const uint8_t *q)
+{
+    return _mm512_and_si512(_mm512_loadu_si512(q), _mm512_set1_epi8(0x0F));
+}
+
+/* A lone I2_S block (32 bytes) broadcast to both halves: codes of elements
+ * 0-63 and 64-127 in natural order. */
+AI void i2s_single(const uint8_t *q, __m512i *c0, __m512i *c1)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F), lut = _mm512_load_si512(I2S_LUT_MIX);
+    const __m512i w = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)q));
     *c0 = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(w, 4), m4));
     *c1 = _mm512_shuffle_epi8(lut, _mm512_and_si512(w, m4));
-#endif
+}
+
+/* Activations of one batch row in the order the pair decoding produces:
+ * blocks 2m and 2m+1 (A, B) become [A0-31 B0-31 A32-63 B32-63 A64-95
+ * B64-95 A96-127 B96-127]; an odd last block stays as it is. */
+static void i2s_permute(const int8_t *src, int8_t *dst, int64_t nblk)
+{
+    for (int64_t m = 0; m < nblk / 2; m++) {
+        const int8_t *a = src + 256 * m, *b = a + 128;
+        for (int g = 0; g < 4; g++) {
+            const __m512i v = _mm512_inserti64x4(
+                _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(a + 32 * g))),
+                _mm256_loadu_si256((const __m256i *)(b + 32 * g)), 1);
+            _mm512_storeu_si512(dst + 256 * m + 64 * g, v);
+        }
+    }
+    if (nblk & 1)
+        memcpy(dst + 128 * (nblk - 1), src + 128 * (nblk - 1), 128);
 }
 
 /* TQ2_0 half block (32 bytes of qs, 128 elements): element j at bits
@@ -206,7 +216,7 @@ AI __m512i tq1_quarter(const uint8_t *q, const int g)
     return _mm512_mask_add_epi8(c, k2, c, one);
 }
 
-/* ---- tiles ---- */
+/* ---- finishing a tile ---- */
 
 /* Writes the R x B tile's outputs: vals[p] is the double accumulator of
  * (row r + p % R, chunk batch row b + p / R). */
@@ -218,68 +228,12 @@ AI void store_tile(const job *j, int64_t r, int64_t b, int R, int B, const doubl
     }
 }
 
-AI void i2s_tile(const job *j, int64_t r, int64_t b, const int R, const int B)
+/* I2_S: the row sums s[p], p = k * R + i, scaled once as the reference's
+ * per-block sum would be (every partial sum scale * k is exact). */
+AI void i2s_finish(const job *j, int64_t r, int64_t b, int R, int B, const int32_t *s)
 {
-    const int N = R * B;
-    const __m512i lut = _mm512_load_si512(I2S_LUT);
-    __m512i acc[MAXN];
-    const uint8_t *wp[MAXR];
-    const int8_t *xp[MAXB];
-    for (int p = 0; p < N; p++)
-        acc[p] = _mm512_setzero_si512();
-    for (int i = 0; i < R; i++)
-        wp[i] = j->w + (size_t)(r + i) * j->rb;
-    for (int k = 0; k < B; k++)
-        xp[k] = j->x + (b + k) * j->ldx;
-
-    for (int64_t blk = 0; blk < j->nblk; blk++) {
-        const int64_t wo = blk * I2S_BYTES, xo = blk * 128;
-        if (B == 1) {
-            /* decode: one activation stream, many weight streams */
-            const __m512i a0 = _mm512_loadu_si512(xp[0] + xo), a1 = _mm512_loadu_si512(xp[0] + xo + 64);
-#pragma GCC unroll 16
-            for (int i = 0; i < R; i++) {
-                __m512i c0, c1;
-#ifdef PFD
-                if (!(blk & 1))
-                    _mm_prefetch((const char *)(wp[i] + wo + PFD), _MM_HINT_T0);
-#endif
-                i2s_codes(wp[i] + wo, lut, &c0, &c1);
-                acc[i] = _mm512_dpbusd_epi32(acc[i], c0, a0);
-                acc[i] = _mm512_dpbusd_epi32(acc[i], c1, a1);
-            }
-        } else {
-            __m512i c0[MAXR], c1[MAXR];
-#pragma GCC unroll 16
-            for (int i = 0; i < R; i++)
-                i2s_codes(wp[i] + wo, lut, &c0[i], &c1[i]);
-#pragma GCC unroll 16
-            for (int k = 0; k < B; k++) {
-                const __m512i a = _mm512_loadu_si512(xp[k] + xo);
-#pragma GCC unroll 16
-                for (int i = 0; i < R; i++)
-                    acc[k * R + i] = _mm512_dpbusd_epi32(acc[k * R + i], c0[i], a);
-            }
-#pragma GCC unroll 16
-            for (int k = 0; k < B; k++) {
-                const __m512i a = _mm512_loadu_si512(xp[k] + xo + 64);
-#pragma GCC unroll 16
-                for (int i = 0; i < R; i++)
-                    acc[k * R + i] = _mm512_dpbusd_epi32(acc[k * R + i], c1[i], a);
-            }
-        }
-    }
-
-    int32_t s[MAXN];
-    if (N == 16)
-        _mm512_storeu_si512(s, red16(acc));
-    else if (N == 4)
-        _mm_storeu_si128((__m128i *)s, red4(acc));
-    else
-        for (int p = 0; p < N; p++)
-            s[p] = _mm512_reduce_add_epi32(acc[p]);
     double vals[MAXN];
-    for (int p = 0; p < N; p++) {
+    for (int p = 0; p < R * B; p++) {
         /* 0.0 + ...: the reference's sum starts at +0.0 (turns -0.0 into +0.0) */
         double a = 0.0;
         a += j->scale * (double)(s[p] - j->sq[b + p / R]);
@@ -288,264 +242,372 @@ AI void i2s_tile(const job *j, int64_t r, int64_t b, const int R, const int B)
     store_tile(j, r, b, R, B, vals);
 }
 
-/* Scales for result lanes 8h..8h+7 (lane p: row p % R) from the R row
- * scales at d. */
-AI __m512d dvec8(const double *d, const int R, const int h)
+/* TQ: after a block, acc += d * (sum(c*q) - sum(q)) for 16 (r, b) lanes,
+ * in double and block order like the reference (multiply, then add: no
+ * FMA). Lane p = k * R + i. */
+AI void tq_scale16(const job *j, int64_t r, int64_t b, int64_t blk, const int R, const __m512i *acc, __m512d *dlo,
+                   __m512d *dhi)
 {
-    if (R >= 16)
-        return _mm512_loadu_pd(d + 8 * h);
-    if (R == 8)
-        return _mm512_loadu_pd(d);
-    if (R == 4)
-        return _mm512_broadcast_f64x4(_mm256_loadu_pd(d));
-    if (R == 2)
-        return _mm512_broadcast_f64x2(_mm_loadu_pd(d));
-    if (R == 1)
-        return _mm512_set1_pd(d[0]);
-    const __m512i idx = _mm512_setr_epi64((8 * h + 0) % R, (8 * h + 1) % R, (8 * h + 2) % R, (8 * h + 3) % R,
-                                          (8 * h + 4) % R, (8 * h + 5) % R, (8 * h + 6) % R, (8 * h + 7) % R);
-    return _mm512_permutexvar_pd(idx, _mm512_maskz_loadu_pd((__mmask8)((1u << (R < 8 ? R : 8)) - 1), d));
+    const int B = 16 / R;
+    const __m512i sq_idx = _mm512_setr_epi32(0 / R, 1 / R, 2 / R, 3 / R, 4 / R, 5 / R, 6 / R, 7 / R, 8 / R, 9 / R,
+                                             10 / R, 11 / R, 12 / R, 13 / R, 14 / R, 15 / R);
+    const __m512i sq = _mm512_permutexvar_epi32(
+        sq_idx, _mm512_maskz_loadu_epi32((__mmask16)((1u << B) - 1), j->sq + blk * j->sqs + b));
+    const __m512i s = _mm512_sub_epi32(red16(acc), sq);
+    const double *d = j->dt + blk * j->dts + (r - j->dr0);
+    __m512d dl, dh;
+    if (R == 16) {
+        dl = _mm512_loadu_pd(d), dh = _mm512_loadu_pd(d + 8);
+    } else { /* R == 4 */
+        dl = dh = _mm512_broadcast_f64x4(_mm256_loadu_pd(d));
+    }
+    const __m512d lo = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(s)), dl);
+    const __m512d hi = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(s, 1)), dh);
+    *dlo = _mm512_add_pd(*dlo, lo);
+    *dhi = _mm512_add_pd(*dhi, hi);
 }
 
-#ifdef EXPL
-#define DP4(k, x, c)                                    \
-    s0##k = _mm512_dpbusd_epi32(s0##k, c##0, x); \
-    s1##k = _mm512_dpbusd_epi32(s1##k, c##1, x); \
-    s2##k = _mm512_dpbusd_epi32(s2##k, c##2, x); \
-    s3##k = _mm512_dpbusd_epi32(s3##k, c##3, x);
-static void i2s_tile_4x4(const job *j, int64_t r, int64_t b)
+AI void tq_finish16(const job *j, int64_t r, int64_t b, int R, __m512d dlo, __m512d dhi)
 {
-    const __m512i lut = _mm512_load_si512(I2S_LUT);
+    double vals[16];
+    _mm512_storeu_pd(vals, dlo);
+    _mm512_storeu_pd(vals + 8, dhi);
+    store_tile(j, r, b, R, 16 / R, vals);
+}
+
+/* ---- I2_S tiles ---- */
+
+/* 4 weight rows x 4 batch rows: s<i><k> accumulates row i, batch row k. */
+#define MAC4x4(c, off)                                                                        \
+    do {                                                                                      \
+        __m512i x_ = _mm512_loadu_si512(x0 + (off));                                          \
+        DP(s00, c##0, x_), DP(s10, c##1, x_), DP(s20, c##2, x_), DP(s30, c##3, x_);           \
+        x_ = _mm512_loadu_si512(x1 + (off));                                                  \
+        DP(s01, c##0, x_), DP(s11, c##1, x_), DP(s21, c##2, x_), DP(s31, c##3, x_);           \
+        x_ = _mm512_loadu_si512(x2 + (off));                                                  \
+        DP(s02, c##0, x_), DP(s12, c##1, x_), DP(s22, c##2, x_), DP(s32, c##3, x_);           \
+        x_ = _mm512_loadu_si512(x3 + (off));                                                  \
+        DP(s03, c##0, x_), DP(s13, c##1, x_), DP(s23, c##2, x_), DP(s33, c##3, x_);           \
+    } while (0)
+#define ZERO4x4                                                                                                   \
+    __m512i s00 = _mm512_setzero_si512(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00,     \
+            s13 = s00, s20 = s00, s21 = s00, s22 = s00, s23 = s00, s30 = s00, s31 = s00, s32 = s00, s33 = s00
+#define ACC4x4 {s00, s10, s20, s30, s01, s11, s21, s31, s02, s12, s22, s32, s03, s13, s23, s33}
+
+static void i2s_4x4(const job *j, int64_t r, int64_t b)
+{
+    const __m512i lh = _mm512_load_si512(I2S_LUT_HI2), ll = _mm512_load_si512(I2S_LUT_LO2);
     const uint8_t *w0 = j->w + (size_t)r * j->rb, *w1 = w0 + j->rb, *w2 = w1 + j->rb, *w3 = w2 + j->rb;
-    const int8_t *x0 = j->x + b * j->ldx, *x1 = x0 + j->ldx, *x2 = x1 + j->ldx, *x3 = x2 + j->ldx;
-    __m512i s00 = _mm512_setzero_si512(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00,
-            s13 = s00, s20 = s00, s21 = s00, s22 = s00, s23 = s00, s30 = s00, s31 = s00, s32 = s00, s33 = s00;
-    for (int64_t blk = 0; blk < j->nblk; blk++) {
-        const int64_t wo = blk * I2S_BYTES, xo = blk * 128;
-        __m512i c0, c1, c2, c3, d0, d1, d2, d3, x;
-        i2s_codes(w0 + wo, lut, &c0, &d0);
-        i2s_codes(w1 + wo, lut, &c1, &d1);
-        i2s_codes(w2 + wo, lut, &c2, &d2);
-        i2s_codes(w3 + wo, lut, &c3, &d3);
-        x = _mm512_loadu_si512(x0 + xo);
-        DP4(0, x, c)
-        x = _mm512_loadu_si512(x1 + xo);
-        DP4(1, x, c)
-        x = _mm512_loadu_si512(x2 + xo);
-        DP4(2, x, c)
-        x = _mm512_loadu_si512(x3 + xo);
-        DP4(3, x, c)
-        x = _mm512_loadu_si512(x0 + xo + 64);
-        DP4(0, x, d)
-        x = _mm512_loadu_si512(x1 + xo + 64);
-        DP4(1, x, d)
-        x = _mm512_loadu_si512(x2 + xo + 64);
-        DP4(2, x, d)
-        x = _mm512_loadu_si512(x3 + xo + 64);
-        DP4(3, x, d)
+    const int8_t *x0 = j->x + (b - j->xb0) * j->ldx, *x1 = x0 + j->ldx, *x2 = x1 + j->ldx, *x3 = x2 + j->ldx;
+    ZERO4x4;
+    for (int64_t m = 0; m < j->nblk / 2; m++) {
+        const int64_t wo = 64 * m, xo = 256 * m;
+        __m512i h0 = i2s_hi(w0 + wo), h1 = i2s_hi(w1 + wo), h2 = i2s_hi(w2 + wo), h3 = i2s_hi(w3 + wo);
+        __m512i c0 = _mm512_shuffle_epi8(lh, h0), c1 = _mm512_shuffle_epi8(lh, h1);
+        __m512i c2 = _mm512_shuffle_epi8(lh, h2), c3 = _mm512_shuffle_epi8(lh, h3);
+        MAC4x4(c, xo);
+        c0 = _mm512_shuffle_epi8(ll, h0), c1 = _mm512_shuffle_epi8(ll, h1);
+        c2 = _mm512_shuffle_epi8(ll, h2), c3 = _mm512_shuffle_epi8(ll, h3);
+        MAC4x4(c, xo + 64);
+        h0 = i2s_lo(w0 + wo), h1 = i2s_lo(w1 + wo), h2 = i2s_lo(w2 + wo), h3 = i2s_lo(w3 + wo);
+        c0 = _mm512_shuffle_epi8(lh, h0), c1 = _mm512_shuffle_epi8(lh, h1);
+        c2 = _mm512_shuffle_epi8(lh, h2), c3 = _mm512_shuffle_epi8(lh, h3);
+        MAC4x4(c, xo + 128);
+        c0 = _mm512_shuffle_epi8(ll, h0), c1 = _mm512_shuffle_epi8(ll, h1);
+        c2 = _mm512_shuffle_epi8(ll, h2), c3 = _mm512_shuffle_epi8(ll, h3);
+        MAC4x4(c, xo + 192);
     }
-    const __m512i acc[16] = {s00, s10, s20, s30, s01, s11, s21, s31, s02, s12, s22, s32, s03, s13, s23, s33};
+    if (j->nblk & 1) {
+        const int64_t wo = 32 * (j->nblk - 1), xo = 128 * (j->nblk - 1);
+        __m512i c0, c1, c2, c3, d0, d1, d2, d3;
+        i2s_single(w0 + wo, &c0, &d0);
+        i2s_single(w1 + wo, &c1, &d1);
+        i2s_single(w2 + wo, &c2, &d2);
+        i2s_single(w3 + wo, &c3, &d3);
+        MAC4x4(c, xo);
+        MAC4x4(d, xo + 64);
+    }
+    const __m512i acc[16] = ACC4x4;
     int32_t s[16];
     _mm512_storeu_si512(s, red16(acc));
-    double vals[16];
-    for (int p = 0; p < 16; p++) {
-        double a = 0.0;
-        a += j->scale * (double)(s[p] - j->sq[b + p / 4]);
-        vals[p] = a;
-    }
-    store_tile(j, r, b, 4, 4, vals);
+    i2s_finish(j, r, b, 4, 4, s);
 }
 
-#define DP4B(k, x, c)                                    \
-    s0##k = _mm512_dpbusd_epi32(s0##k, c##0, x); \
-    s1##k = _mm512_dpbusd_epi32(s1##k, c##1, x); \
-    s2##k = _mm512_dpbusd_epi32(s2##k, c##2, x); \
-    s3##k = _mm512_dpbusd_epi32(s3##k, c##3, x);
-static void i2s_tile_4x6(const job *j, int64_t r, int64_t b)
+/* 16 weight rows x 1 batch row (decode): the activations of a block pair
+ * are loaded once, each row streams through. */
+#define I2S_ROW16(i)                                                              \
+    do {                                                                          \
+        _mm_prefetch((const char *)(p + PF_DIST), _MM_HINT_T0);                   \
+        const __m512i h_ = i2s_hi(p), l_ = i2s_lo(p);                             \
+        DP(s##i, _mm512_shuffle_epi8(lh, h_), a0);                                \
+        DP(s##i, _mm512_shuffle_epi8(ll, h_), a1);                                \
+        DP(s##i, _mm512_shuffle_epi8(lh, l_), a2);                                \
+        DP(s##i, _mm512_shuffle_epi8(ll, l_), a3);                                \
+        p += rb;                                                                  \
+    } while (0)
+#define I2S_ROW16_SINGLE(i)                                                       \
+    do {                                                                          \
+        __m512i c_, d_;                                                           \
+        i2s_single(p, &c_, &d_);                                                  \
+        DP(s##i, c_, a0);                                                         \
+        DP(s##i, d_, a1);                                                         \
+        p += rb;                                                                  \
+    } while (0)
+#define FOR16(M) M(0); M(1); M(2); M(3); M(4); M(5); M(6); M(7); M(8); M(9); M(10); M(11); M(12); M(13); M(14); M(15)
+#define ZERO16                                                                                                    \
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, \
+            s9 = s0, s10 = s0, s11 = s0, s12 = s0, s13 = s0, s14 = s0, s15 = s0
+#define ACC16 {s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15}
+
+static void i2s_16x1(const job *j, int64_t r, int64_t b)
 {
-    const __m512i lut = _mm512_load_si512(I2S_LUT), m4 = _mm512_set1_epi8(0x0F);
-    const uint8_t *w0 = j->w + (size_t)r * j->rb, *w1 = w0 + j->rb, *w2 = w1 + j->rb, *w3 = w2 + j->rb;
-    const int8_t *x0 = j->x + b * j->ldx, *x1 = x0 + j->ldx, *x2 = x1 + j->ldx, *x3 = x2 + j->ldx,
-                 *x4 = x3 + j->ldx, *x5 = x4 + j->ldx;
-    __m512i s00 = _mm512_setzero_si512(), s01 = s00, s02 = s00, s03 = s00, s04 = s00, s05 = s00, s10 = s00,
-            s11 = s00, s12 = s00, s13 = s00, s14 = s00, s15 = s00, s20 = s00, s21 = s00, s22 = s00, s23 = s00,
-            s24 = s00, s25 = s00, s30 = s00, s31 = s00, s32 = s00, s33 = s00, s34 = s00, s35 = s00;
-    for (int64_t blk = 0; blk < j->nblk; blk++) {
-        const int64_t wo = blk * I2S_BYTES, xo = blk * 128;
-        __m512i c0, c1, c2, c3, x;
-#define HI(wp) _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(wp + wo))), 4), m4))
-#define LO(wp) _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(wp + wo))), m4))
-        c0 = HI(w0), c1 = HI(w1), c2 = HI(w2), c3 = HI(w3);
-        x = _mm512_loadu_si512(x0 + xo); DP4B(0, x, c)
-        x = _mm512_loadu_si512(x1 + xo); DP4B(1, x, c)
-        x = _mm512_loadu_si512(x2 + xo); DP4B(2, x, c)
-        x = _mm512_loadu_si512(x3 + xo); DP4B(3, x, c)
-        x = _mm512_loadu_si512(x4 + xo); DP4B(4, x, c)
-        x = _mm512_loadu_si512(x5 + xo); DP4B(5, x, c)
-        c0 = LO(w0), c1 = LO(w1), c2 = LO(w2), c3 = LO(w3);
-        x = _mm512_loadu_si512(x0 + xo + 64); DP4B(0, x, c)
-        x = _mm512_loadu_si512(x1 + xo + 64); DP4B(1, x, c)
-        x = _mm512_loadu_si512(x2 + xo + 64); DP4B(2, x, c)
-        x = _mm512_loadu_si512(x3 + xo + 64); DP4B(3, x, c)
-        x = _mm512_loadu_si512(x4 + xo + 64); DP4B(4, x, c)
-        x = _mm512_loadu_si512(x5 + xo + 64); DP4B(5, x, c)
+    const __m512i lh = _mm512_load_si512(I2S_LUT_HI2), ll = _mm512_load_si512(I2S_LUT_LO2);
+    const uint8_t *w0 = j->w + (size_t)r * j->rb;
+    const size_t rb = j->rb;
+    const int8_t *x = j->x + (b - j->xb0) * j->ldx;
+    ZERO16;
+    for (int64_t m = 0; m < j->nblk / 2; m++) {
+        const int8_t *xm = x + 256 * m;
+        const __m512i a0 = _mm512_loadu_si512(xm), a1 = _mm512_loadu_si512(xm + 64);
+        const __m512i a2 = _mm512_loadu_si512(xm + 128), a3 = _mm512_loadu_si512(xm + 192);
+        const uint8_t *p = w0 + 64 * m;
+        FOR16(I2S_ROW16);
     }
-    const __m512i acc[24] = {s00, s10, s20, s30, s01, s11, s21, s31, s02, s12, s22, s32,
-                             s03, s13, s23, s33, s04, s14, s24, s34, s05, s15, s25, s35};
-    int32_t s[24];
+    if (j->nblk & 1) {
+        const int8_t *xm = x + 128 * (j->nblk - 1);
+        const __m512i a0 = _mm512_loadu_si512(xm), a1 = _mm512_loadu_si512(xm + 64);
+        const uint8_t *p = w0 + 32 * (j->nblk - 1);
+        FOR16(I2S_ROW16_SINGLE);
+    }
+    const __m512i acc[16] = ACC16;
+    int32_t s[16];
     _mm512_storeu_si512(s, red16(acc));
-    _mm_storeu_si128((__m128i *)(s + 16), red4(acc + 16));
-    _mm_storeu_si128((__m128i *)(s + 20), red4(acc + 20));
-    double vals[24];
-    for (int p = 0; p < 24; p++) {
-        double a = 0.0;
-        a += j->scale * (double)(s[p] - j->sq[b + p / 4]);
-        vals[p] = a;
-    }
-    store_tile(j, r, b, 4, 6, vals);
+    i2s_finish(j, r, b, 16, 1, s);
 }
-#endif
 
+/* Any R x B (R <= 16, B <= 4, R * B <= 16): the edges of the range. */
+AI void i2s_tile(const job *j, int64_t r, int64_t b, const int R, const int B)
+{
+    const int N = R * B;
+    const __m512i lh = _mm512_load_si512(I2S_LUT_HI2), ll = _mm512_load_si512(I2S_LUT_LO2);
+    __m512i acc[MAXN];
+    const int8_t *xp[MAXB];
+    for (int p = 0; p < N; p++)
+        acc[p] = _mm512_setzero_si512();
+    for (int k = 0; k < B; k++)
+        xp[k] = j->x + (b + k - j->xb0) * j->ldx;
+    for (int i = 0; i < R; i++) {
+        const uint8_t *wr = j->w + (size_t)(r + i) * j->rb;
+        for (int64_t m = 0; m < j->nblk / 2; m++) {
+            const __m512i h = i2s_hi(wr + 64 * m), l = i2s_lo(wr + 64 * m);
+            const __m512i c[4] = {_mm512_shuffle_epi8(lh, h), _mm512_shuffle_epi8(ll, h),
+                                  _mm512_shuffle_epi8(lh, l), _mm512_shuffle_epi8(ll, l)};
+            for (int k = 0; k < B; k++)
+                for (int g = 0; g < 4; g++)
+                    DP(acc[k * R + i], c[g], _mm512_loadu_si512(xp[k] + 256 * m + 64 * g));
+        }
+        if (j->nblk & 1) {
+            __m512i c0, c1;
+            i2s_single(wr + 32 * (j->nblk - 1), &c0, &c1);
+            for (int k = 0; k < B; k++) {
+                DP(acc[k * R + i], c0, _mm512_loadu_si512(xp[k] + 128 * (j->nblk - 1)));
+                DP(acc[k * R + i], c1, _mm512_loadu_si512(xp[k] + 128 * (j->nblk - 1) + 64));
+            }
+        }
+    }
+    int32_t s[MAXN];
+    if (N == 16)
+        _mm512_storeu_si512(s, red16(acc));
+    else if (N == 4)
+        _mm_storeu_si128((__m128i *)s, red4(acc));
+    else
+        for (int p = 0; p < N; p++)
+            s[p] = _mm512_reduce_add_epi32(acc[p]);
+    i2s_finish(j, r, b, R, B, s);
+}
+
+/* ---- TQ tiles ---- */
+
+static void tq2_4x4(const job *j, int64_t r, int64_t b)
+{
+    const uint8_t *w0 = j->w + (size_t)r * j->rb, *w1 = w0 + j->rb, *w2 = w1 + j->rb, *w3 = w2 + j->rb;
+    const int8_t *x0 = j->x + (b - j->xb0) * j->ldx, *x1 = x0 + j->ldx, *x2 = x1 + j->ldx, *x3 = x2 + j->ldx;
+    __m512d dlo = _mm512_setzero_pd(), dhi = _mm512_setzero_pd();
+    for (int64_t blk = 0; blk < j->nblk; blk++) {
+        const int64_t wo = blk * TQ2_BYTES, xo = blk * 256;
+        ZERO4x4;
+        for (int h = 0; h < 2; h++) {
+            __m512i c0, c1, c2, c3, d0, d1, d2, d3;
+            tq2_codes(w0 + wo + 32 * h, &c0, &d0);
+            tq2_codes(w1 + wo + 32 * h, &c1, &d1);
+            tq2_codes(w2 + wo + 32 * h, &c2, &d2);
+            tq2_codes(w3 + wo + 32 * h, &c3, &d3);
+            MAC4x4(c, xo + 128 * h);
+            MAC4x4(d, xo + 128 * h + 64);
+        }
+        const __m512i acc[16] = ACC4x4;
+        tq_scale16(j, r, b, blk, 4, acc, &dlo, &dhi);
+    }
+    tq_finish16(j, r, b, 4, dlo, dhi);
+}
+
+static void tq1_4x4(const job *j, int64_t r, int64_t b)
+{
+    const uint8_t *w0 = j->w + (size_t)r * j->rb, *w1 = w0 + j->rb, *w2 = w1 + j->rb, *w3 = w2 + j->rb;
+    const int8_t *x0 = j->x + (b - j->xb0) * j->ldx, *x1 = x0 + j->ldx, *x2 = x1 + j->ldx, *x3 = x2 + j->ldx;
+    __m512d dlo = _mm512_setzero_pd(), dhi = _mm512_setzero_pd();
+    for (int64_t blk = 0; blk < j->nblk; blk++) {
+        const int64_t wo = blk * TQ1_BYTES, xo = blk * 256;
+        ZERO4x4;
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) {
+            const __m512i c0 = tq1_quarter(w0 + wo, g), c1 = tq1_quarter(w1 + wo, g);
+            const __m512i c2 = tq1_quarter(w2 + wo, g), c3 = tq1_quarter(w3 + wo, g);
+            MAC4x4(c, xo + 64 * g);
+        }
+        const __m512i acc[16] = ACC4x4;
+        tq_scale16(j, r, b, blk, 4, acc, &dlo, &dhi);
+    }
+    tq_finish16(j, r, b, 4, dlo, dhi);
+}
+
+#define TQ2_ROW16(i)                                                          \
+    do {                                                                      \
+        __m512i c_, d_;                                                       \
+        tq2_codes(p, &c_, &d_);                                               \
+        DP(s##i, c_, a0);                                                     \
+        DP(s##i, d_, a1);                                                     \
+        tq2_codes(p + 32, &c_, &d_);                                          \
+        DP(s##i, c_, a2);                                                     \
+        DP(s##i, d_, a3);                                                     \
+        if (!(blk & 1))                                                       \
+            _mm_prefetch((const char *)(p + PF_DIST), _MM_HINT_T0);           \
+        p += rb;                                                              \
+    } while (0)
+#define TQ1_ROW16(i)                                                          \
+    do {                                                                      \
+        DP(s##i, tq1_quarter(p, 0), a0);                                      \
+        DP(s##i, tq1_quarter(p, 1), a1);                                      \
+        DP(s##i, tq1_quarter(p, 2), a2);                                      \
+        DP(s##i, tq1_quarter(p, 3), a3);                                      \
+        if (!(blk & 1))                                                       \
+            _mm_prefetch((const char *)(p + PF_DIST), _MM_HINT_T0);           \
+        p += rb;                                                              \
+    } while (0)
+
+AI void tq_16x1(const job *j, int64_t r, int64_t b, const int kind)
+{
+    const uint8_t *w0 = j->w + (size_t)r * j->rb;
+    const size_t rb = j->rb, bbytes = kind == KIND_TQ2 ? TQ2_BYTES : TQ1_BYTES;
+    const int8_t *x = j->x + (b - j->xb0) * j->ldx;
+    __m512d dlo = _mm512_setzero_pd(), dhi = _mm512_setzero_pd();
+    for (int64_t blk = 0; blk < j->nblk; blk++) {
+        const int8_t *xm = x + 256 * blk;
+        const __m512i a0 = _mm512_loadu_si512(xm), a1 = _mm512_loadu_si512(xm + 64);
+        const __m512i a2 = _mm512_loadu_si512(xm + 128), a3 = _mm512_loadu_si512(xm + 192);
+        const uint8_t *p = w0 + bbytes * blk;
+        ZERO16;
+        if (kind == KIND_TQ2) {
+            FOR16(TQ2_ROW16);
+        } else {
+            FOR16(TQ1_ROW16);
+        }
+        const __m512i acc[16] = ACC16;
+        tq_scale16(j, r, b, blk, 16, acc, &dlo, &dhi);
+    }
+    tq_finish16(j, r, b, 16, dlo, dhi);
+}
+
+static void tq2_16x1(const job *j, int64_t r, int64_t b)
+{
+    tq_16x1(j, r, b, KIND_TQ2);
+}
+
+static void tq1_16x1(const job *j, int64_t r, int64_t b)
+{
+    tq_16x1(j, r, b, KIND_TQ1);
+}
+
+/* Any R x B (R * B in {1, 4} or any N with scalar reductions): the edges. */
 AI void tq_tile(const job *j, int64_t r, int64_t b, const int R, const int B, const int kind)
 {
     const int N = R * B;
     const int64_t bbytes = kind == KIND_TQ2 ? TQ2_BYTES : TQ1_BYTES;
-    /* lane p of a result vector belongs to batch row p / R */
-    const __m512i sq_idx = _mm512_setr_epi32(0 / R, 1 / R, 2 / R, 3 / R, 4 / R, 5 / R, 6 / R, 7 / R, 8 / R, 9 / R,
-                                             10 / R, 11 / R, 12 / R, 13 / R, 14 / R, 15 / R);
-    const __mmask16 bmask = (__mmask16)((1u << B) - 1);
-    __m512d dlo = _mm512_setzero_pd(), dhi = _mm512_setzero_pd();
     __m256d d4 = _mm256_setzero_pd();
-    const uint8_t *wp[MAXR];
-    const int8_t *xp[MAXB];
     double dv[MAXN];
+    const int8_t *xp[MAXB];
     for (int p = 0; p < N; p++)
         dv[p] = 0.0;
-    for (int i = 0; i < R; i++)
-        wp[i] = j->w + (size_t)(r + i) * j->rb;
     for (int k = 0; k < B; k++)
-        xp[k] = j->x + (b + k) * j->ldx;
+        xp[k] = j->x + (b + k - j->xb0) * j->ldx;
 
     for (int64_t blk = 0; blk < j->nblk; blk++) {
         const int64_t wo = blk * bbytes, xo = blk * 256;
         __m512i acc[MAXN];
         for (int p = 0; p < N; p++)
             acc[p] = _mm512_setzero_si512();
-        if (kind == KIND_TQ2) {
-            for (int h = 0; h < 2; h++) {
-                if (B == 1) {
-                    const __m512i a0 = _mm512_loadu_si512(xp[0] + xo + 128 * h);
-                    const __m512i a1 = _mm512_loadu_si512(xp[0] + xo + 128 * h + 64);
-#pragma GCC unroll 16
-                    for (int i = 0; i < R; i++) {
-                        __m512i c0, c1;
-                        tq2_codes(wp[i] + wo + 32 * h, &c0, &c1);
-                        acc[i] = _mm512_dpbusd_epi32(acc[i], c0, a0);
-                        acc[i] = _mm512_dpbusd_epi32(acc[i], c1, a1);
-                    }
-                } else {
-                    __m512i c0[MAXR], c1[MAXR];
-#pragma GCC unroll 16
-                    for (int i = 0; i < R; i++)
-                        tq2_codes(wp[i] + wo + 32 * h, &c0[i], &c1[i]);
-#pragma GCC unroll 16
-                    for (int k = 0; k < B; k++) {
-                        const __m512i a = _mm512_loadu_si512(xp[k] + xo + 128 * h);
-#pragma GCC unroll 16
-                        for (int i = 0; i < R; i++)
-                            acc[k * R + i] = _mm512_dpbusd_epi32(acc[k * R + i], c0[i], a);
-                    }
-#pragma GCC unroll 16
-                    for (int k = 0; k < B; k++) {
-                        const __m512i a = _mm512_loadu_si512(xp[k] + xo + 128 * h + 64);
-#pragma GCC unroll 16
-                        for (int i = 0; i < R; i++)
-                            acc[k * R + i] = _mm512_dpbusd_epi32(acc[k * R + i], c1[i], a);
-                    }
-                }
+        for (int i = 0; i < R; i++) {
+            const uint8_t *q = j->w + (size_t)(r + i) * j->rb + wo;
+            __m512i c[4];
+            if (kind == KIND_TQ2) {
+                tq2_codes(q, &c[0], &c[1]);
+                tq2_codes(q + 32, &c[2], &c[3]);
+            } else {
+                for (int g = 0; g < 4; g++)
+                    c[g] = tq1_quarter(q, g);
             }
-        } else {
-#pragma GCC unroll 4
-            for (int g = 0; g < 4; g++) {
-                if (B == 1) {
-                    const __m512i a = _mm512_loadu_si512(xp[0] + xo + 64 * g);
-#pragma GCC unroll 16
-                    for (int i = 0; i < R; i++)
-                        acc[i] = _mm512_dpbusd_epi32(acc[i], tq1_quarter(wp[i] + wo, g), a);
-                } else {
-                    __m512i c[MAXR];
-#pragma GCC unroll 16
-                    for (int i = 0; i < R; i++)
-                        c[i] = tq1_quarter(wp[i] + wo, g);
-#pragma GCC unroll 16
-                    for (int k = 0; k < B; k++) {
-                        const __m512i a = _mm512_loadu_si512(xp[k] + xo + 64 * g);
-#pragma GCC unroll 16
-                        for (int i = 0; i < R; i++)
-                            acc[k * R + i] = _mm512_dpbusd_epi32(acc[k * R + i], c[i], a);
-                    }
-                }
-            }
+            for (int k = 0; k < B; k++)
+                for (int g = 0; g < 4; g++)
+                    DP(acc[k * R + i], c[g], _mm512_loadu_si512(xp[k] + xo + 64 * g));
         }
-
-        /* acc += d * (sum(c*q) - sum(q)), in double and block order as the
-         * reference does (separate multiply and add: no FMA). */
         const int32_t *sqb = j->sq + blk * j->sqs + b;
         const double *dtb = j->dt + blk * j->dts + (r - j->dr0);
-        if (N == 16) {
-            __m512i sq = _mm512_permutexvar_epi32(sq_idx, _mm512_maskz_loadu_epi32(bmask, sqb));
-            __m512i s = _mm512_sub_epi32(red16(acc), sq);
-            __m512d lo = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(s)), dvec8(dtb, R, 0));
-            __m512d hi = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(s, 1)), dvec8(dtb, R, 1));
-            dlo = _mm512_add_pd(dlo, lo);
-            dhi = _mm512_add_pd(dhi, hi);
-        } else if (N == 4) {
-            __m512i sq = _mm512_permutexvar_epi32(sq_idx, _mm512_maskz_loadu_epi32(bmask, sqb));
-            __m128i s = _mm_sub_epi32(red4(acc), _mm512_castsi512_si128(sq));
-            d4 = _mm256_add_pd(d4, _mm256_mul_pd(_mm256_cvtepi32_pd(s), _mm512_castpd512_pd256(dvec8(dtb, R, 0))));
+        if (N == 4) {
+            const __m128i sqv = _mm_setr_epi32(sqb[0 / R], sqb[1 / R], sqb[2 / R], sqb[3 / R]);
+            const __m256d dvec = R == 4 ? _mm256_loadu_pd(dtb) : _mm256_set1_pd(dtb[0]);
+            const __m128i s = _mm_sub_epi32(red4(acc), sqv);
+            d4 = _mm256_add_pd(d4, _mm256_mul_pd(_mm256_cvtepi32_pd(s), dvec));
         } else {
             for (int p = 0; p < N; p++)
                 dv[p] += dtb[p % R] * (double)(_mm512_reduce_add_epi32(acc[p]) - sqb[p / R]);
         }
     }
-
-    if (N == 16) {
-        _mm512_storeu_pd(dv, dlo);
-        _mm512_storeu_pd(dv + 8, dhi);
-    } else if (N == 4) {
+    if (N == 4)
         _mm256_storeu_pd(dv, d4);
-    }
     store_tile(j, r, b, R, B, dv);
 }
 
+/* ---- tile tables ---- */
+
 typedef void (*tile_fn)(const job *j, int64_t r, int64_t b);
 typedef struct {
-    tile_fn pf, pf_b1, pf_r1, t11, dec, dec4; /* prefill RPxBP, RPx1, 1xBP, 1x1; decode RDx1, 4x1 */
+    /* prefill 4x4 and its edges 4x1, 1x4, 1x1; decode 16x1 and its edge 4x1 */
+    tile_fn pf, pf_b1, pf_r1, t11, dec, dec4;
 } tile_set;
 
-#define TILE(kind, role, R, B)                                       \
-    static void tile_##kind##_##role(const job *j, int64_t r, int64_t b) \
-    {                                                                \
-        if (kind == KIND_I2S && EXPL_ON && R == 4 && B == 4)         \
-            i2s_tile_4x4(j, r, b);                                   \
-        else if (kind == KIND_I2S && EXPL_ON && R == 4 && B == 6)    \
-            i2s_tile_4x6(j, r, b);                                   \
-        else if (kind == KIND_I2S)                                   \
-            i2s_tile(j, r, b, R, B);                                 \
-        else                                                         \
-            tq_tile(j, r, b, R, B, kind);                            \
+#define EDGE(kind, name, R, B)                                    \
+    static void name(const job *j, int64_t r, int64_t b)          \
+    {                                                             \
+        if (kind == KIND_I2S)                                     \
+            i2s_tile(j, r, b, R, B);                              \
+        else                                                      \
+            tq_tile(j, r, b, R, B, kind);                         \
     }
-#define TILES(kind, RP, BP)                                                                \
-    TILE(kind, pf, RP, BP) TILE(kind, pf_b1, RP, 1) TILE(kind, pf_r1, 1, BP) TILE(kind, t11, 1, 1) \
-    TILE(kind, dec, RD, 1) TILE(kind, dec4, 4, 1)
-#define SET(kind)                                                                                   \
-    {tile_##kind##_pf, tile_##kind##_pf_b1, tile_##kind##_pf_r1, tile_##kind##_t11, tile_##kind##_dec, \
-     tile_##kind##_dec4}
-TILES(KIND_I2S, I2S_RP, I2S_BP)
-TILES(KIND_TQ2, TQ_RP, TQ_BP)
-TILES(KIND_TQ1, TQ_RP, TQ_BP)
-static const tile_set TILE_SETS[3] = {SET(KIND_I2S), SET(KIND_TQ2), SET(KIND_TQ1)};
-static const int TILE_RP[3] = {I2S_RP, TQ_RP, TQ_RP}, TILE_BP[3] = {I2S_BP, TQ_BP, TQ_BP};
+EDGE(KIND_I2S, i2s_4x1, 4, 1)
+EDGE(KIND_I2S, i2s_1x4, 1, 4)
+EDGE(KIND_I2S, i2s_1x1, 1, 1)
+EDGE(KIND_TQ2, tq2_4x1, 4, 1)
+EDGE(KIND_TQ2, tq2_1x4, 1, 4)
+EDGE(KIND_TQ2, tq2_1x1, 1, 1)
+EDGE(KIND_TQ1, tq1_4x1, 4, 1)
+EDGE(KIND_TQ1, tq1_1x4, 1, 4)
+EDGE(KIND_TQ1, tq1_1x1, 1, 1)
+
+static const tile_set TILE_SETS[3] = {
+    {i2s_4x4, i2s_4x1, i2s_1x4, i2s_1x1, i2s_16x1, i2s_4x1},
+    {tq2_4x4, tq2_4x1, tq2_1x4, tq2_1x1, tq2_16x1, tq2_4x1},
+    {tq1_4x4, tq1_4x1, tq1_1x4, tq1_1x1, tq1_16x1, tq1_4x1},
+};
 
 /* ---- driver ---- */
 
@@ -577,6 +639,14 @@ static void act_sums(const int8_t *x, int64_t ldx, int64_t nb, int64_t n, int64_
     }
 }
 
+/* I2_S's activations of batch rows [b0, b0 + cnt) of the chunk, permuted
+ * into xp; the tiles then read them there. */
+static void i2s_stage(job *j, const int8_t *x, int64_t ldx, int64_t b0, int64_t cnt, int8_t *xp, int64_t n)
+{
+    for (int64_t k = 0; k < cnt; k++)
+        i2s_permute(x + (b0 + k) * ldx, xp + k * n, j->nblk);
+    j->x = xp, j->ldx = n, j->xb0 = b0;
+}
 
 bool bn_avx512_matmul_i8(const bitnet_weights *w, const int8_t *xq, int64_t ldx, const float *x_scale,
                          int64_t n_batch, float *y, int64_t ldy, int64_t r0, int64_t r1, void *scratch)
@@ -614,56 +684,74 @@ bool bn_avx512_matmul_i8(const bitnet_weights *w, const int8_t *xq, int64_t ldx,
     if (r1 <= r0 || n_batch <= 0)
         return true;
 
-    /* scratch: [TQ: block scales of a row block][activation sums] */
+    /* scratch, 4n + 1024 bytes: I2_S [4 permuted activation rows][sums];
+     * TQ [block scales of a row block (2n)][sums] */
     const int64_t nblk = n / bs;
     uint8_t *base = align64(scratch);
     const int64_t avail = 4 * n + 1024 - (int64_t)(base - (uint8_t *)scratch);
     const bool tq = kind != KIND_I2S;
     const int64_t rb_rows = tq ? ROW_BLOCK_TQ : ROW_BLOCK_I2S;
+    const int64_t head = tq ? nblk * rb_rows * (int64_t)sizeof(double) : 4 * n;
     double *dt = (double *)base;
-    const int64_t dt_bytes = tq ? nblk * rb_rows * (int64_t)sizeof(double) : 0;
-    int32_t *sq = (int32_t *)(base + dt_bytes);
-    const int64_t nbc = (avail - dt_bytes) / (4 * (tq ? nblk : 1));
+    int8_t *xperm = (int8_t *)base;
+    int32_t *sq = (int32_t *)(base + head);
+    const int64_t nbc = (avail - head) / (4 * (tq ? nblk : 1));
 
     const tile_set *ts = &TILE_SETS[kind];
-    const int RP = TILE_RP[kind], BP = TILE_BP[kind];
     for (int64_t c0 = 0; c0 < n_batch; c0 += nbc) {
         const int64_t nb = n_batch - c0 < nbc ? n_batch - c0 : nbc;
+        const int8_t *xc = xq + c0 * ldx;
         job j = {
-            .w = w->data, .rb = w->row_bytes, .nblk = nblk, .x = xq + c0 * ldx, .ldx = ldx,
+            .w = w->data, .rb = w->row_bytes, .nblk = nblk, .x = xc, .ldx = ldx, .xb0 = 0,
             .xs = x_scale + c0, .y = y + c0 * ldy, .ldy = ldy, .sq = sq, .sqs = nb, .dt = dt, .dts = rb_rows,
             .scale = scale,
         };
-        act_sums(j.x, ldx, nb, n, tq ? bs : n, sq, nb);
-        /* Row blocks small enough to stay in L2 while every batch tile
-         * passes over them; a batch tile's activations stay in L1. */
-        for (int64_t rb0 = r0; rb0 < r1; rb0 += rb_rows) {
-            const int64_t rb1 = r1 - rb0 < rb_rows ? r1 : rb0 + rb_rows;
-            if (tq)
-                fill_scales(dt, rb_rows, w, rb0, rb1, nblk, bbytes, doff);
-            j.dr0 = rb0;
-            int64_t b = 0, r;
-            if (nb >= 4) {
-                for (; b + BP <= nb; b += BP) {
-                    for (r = rb0; r + RP <= rb1; r += RP)
-                        ts->pf(&j, r, b);
-                    for (; r < rb1; r++)
-                        ts->pf_r1(&j, r, b);
-                }
-                for (; b < nb; b++) {
-                    for (r = rb0; r + RP <= rb1; r += RP)
-                        ts->pf_b1(&j, r, b);
-                    for (; r < rb1; r++)
-                        ts->t11(&j, r, b);
-                }
-            } else {
-                for (; b < nb; b++) {
-                    for (r = rb0; r + RD <= rb1; r += RD)
+        act_sums(xc, ldx, nb, n, tq ? bs : n, sq, nb);
+        if (nb < 4) {
+            /* decode: every row range once per batch row, 16 rows at a time */
+            for (int64_t b = 0; b < nb; b++) {
+                if (!tq)
+                    i2s_stage(&j, xc, ldx, b, 1, xperm, n);
+                for (int64_t rb0 = r0; rb0 < r1; rb0 += rb_rows) {
+                    const int64_t rb1 = r1 - rb0 < rb_rows ? r1 : rb0 + rb_rows;
+                    int64_t r = rb0;
+                    if (tq)
+                        fill_scales(dt, rb_rows, w, rb0, rb1, nblk, bbytes, doff);
+                    j.dr0 = rb0;
+                    for (; r + 16 <= rb1; r += 16)
                         ts->dec(&j, r, b);
                     for (; r + 4 <= rb1; r += 4)
                         ts->dec4(&j, r, b);
                     for (; r < rb1; r++)
                         ts->t11(&j, r, b);
+                }
+            }
+            continue;
+        }
+        /* prefill: row blocks that stay in L2; per block, batch tiles of 4
+         * whose activations stay in L1 while the block's rows pass */
+        for (int64_t rb0 = r0; rb0 < r1; rb0 += rb_rows) {
+            const int64_t rb1 = r1 - rb0 < rb_rows ? r1 : rb0 + rb_rows;
+            if (tq)
+                fill_scales(dt, rb_rows, w, rb0, rb1, nblk, bbytes, doff);
+            j.dr0 = rb0;
+            for (int64_t b = 0; b < nb; b += 4) {
+                const int64_t cnt = nb - b < 4 ? nb - b : 4;
+                if (!tq)
+                    i2s_stage(&j, xc, ldx, b, cnt, xperm, n);
+                int64_t r = rb0;
+                if (cnt == 4) {
+                    for (; r + 4 <= rb1; r += 4)
+                        ts->pf(&j, r, b);
+                    for (; r < rb1; r++)
+                        ts->pf_r1(&j, r, b);
+                } else {
+                    for (int64_t k = b; k < b + cnt; k++) {
+                        for (r = rb0; r + 4 <= rb1; r += 4)
+                            ts->pf_b1(&j, r, k);
+                        for (; r < rb1; r++)
+                            ts->t11(&j, r, k);
+                    }
                 }
             }
         }

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "kernels/backend.h"
+#include "kernels/x86/x86_backend.h"
 #include "quant/quant.h"
 #if defined(__x86_64__)
 #include "kernels/x86/quant_simd.h"
@@ -124,11 +125,9 @@ int main(int argc, char **argv)
 #if defined(__x86_64__)
     __builtin_cpu_init();
     bes[1].fn = bn_avx2_matmul_f32;
-    bes[1].ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    bes[1].ok = bn_x86_has_avx2();
     bes[2].fn = bn_avx512_matmul_f32;
-    bes[2].ok = bes[1].ok && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-                __builtin_cpu_supports("avx512vnni");
+    bes[2].ok = bn_x86_has_avx512();
 #endif
 
     static const struct {

@@ -21,6 +21,7 @@
 #include "bitnet.h"
 #include "kernels/backend.h"
 #include "kernels/x86/ternary.h"
+#include "kernels/x86/x86_backend.h"
 #include "quant/quant.h"
 
 typedef bool (*matmul_i8_fn)(const bitnet_weights *w, const int8_t *xq, int64_t ldx, const float *x_scale,
@@ -84,12 +85,8 @@ int main(int argc, char **argv)
     if (!any_type)
         want_type[0] = want_type[1] = want_type[2] = true;
 
-    __builtin_cpu_init();
-    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                      __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2");
-    const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-                        __builtin_cpu_supports("avx512vnni");
+    const bool avx2 = bn_x86_has_avx2();
+    const bool avx512 = bn_x86_has_avx512();
     struct {
         const char *name;
         matmul_i8_fn fn;

@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "kernels/x86/x86_backend.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,15 +92,12 @@ typedef struct isa {
 static bool have_avx2(void)
 {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
-           __builtin_cpu_supports("bmi2");
+    return bn_x86_has_avx2();
 }
 
 static bool have_avx512(void)
 {
-    return have_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512vnni");
+    return bn_x86_has_avx512();
 }
 
 static const isa isas[] = {

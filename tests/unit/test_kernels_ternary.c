@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "kernels/x86/x86_backend.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,15 +38,12 @@ typedef struct {
 static bool has_avx2(void)
 {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
-           __builtin_cpu_supports("bmi2");
+    return bn_x86_has_avx2();
 }
 
 static bool has_avx512(void)
 {
-    return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512vnni");
+    return bn_x86_has_avx512();
 }
 
 static const kernel K_AVX2 = {"avx2", has_avx2, bn_avx2_matmul_i8, bn_avx2_quantize_i8};
@@ -242,7 +241,7 @@ static const uint32_t TYPES[3] = {BITNET_TYPE_I2_S, BITNET_TYPE_TQ2_0, BITNET_TY
 
 static void run_matmul_random(const kernel *k)
 {
-    static const int64_t ns[] = {128, 256, 512, 2560, 6912};
+    static const int64_t ns[] = {128, 256, 384, 512, 1152, 2560, 6912};
     for (int t = 0; t < 3; t++)
         for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
             const int64_t n = ns[i];
