@@ -152,7 +152,7 @@ int main(int argc, char **argv)
                             kernels[k].fn(&w, x, n, xs, nb, y, rows, 0, rows, scratch);
                             calls++, c++;
                             t1 = now_s();
-                        } while (t1 - t0 < 0.01 && c < 1000000);
+                        } while (t1 - t0 < 0.002 && c < 1000000);
                         if ((t1 - t0) / (double)c < per)
                             per = (t1 - t0) / (double)c;
                     }
