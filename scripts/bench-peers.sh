@@ -111,11 +111,11 @@ run_clean() {
     for ((k = 0; k <= retries; k++)); do
         wait_idle
         if [ "$mode" = lib ]; then
-            run_measured "$j.try" "$@" --json "$j.try" >&2 || return 1
+            run_measured "$j.try" "$@" --json "$j.try" >&2
         else
-            run_measured "$j.try" "$@" >"$j.try" 2>"$j.log" || return 1
-            python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))' "$j.try" 2>/dev/null || return 1
-        fi
+            run_measured "$j.try" "$@" >"$j.try" 2>"$j.log" &&
+                python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))' "$j.try" 2>/dev/null
+        fi || { rm -f "$j.try" "$j.try.other" "$j.try.time"; return 1; }
         other=$(cat "$j.try.other")
         if [ -z "$best" ] || awk -v a="${other:-0}" -v b="$best" 'BEGIN{exit !(a < b)}'; then
             best=${other:-0}

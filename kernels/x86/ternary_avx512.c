@@ -44,9 +44,6 @@ enum { I2S_BYTES = 32, TQ2_BYTES = 66, TQ1_BYTES = 54 }; /* per block */
 /* Decode prefetches this far ahead in each weight row. */
 #define PF_DIST 1024
 /* Array bounds of the generic tiles. */
-#ifndef DEC_ROWS
-#define DEC_ROWS 16
-#endif
 #define MAXR 16
 #define MAXB 4
 #define MAXN 16
@@ -58,7 +55,6 @@ typedef struct {
     int64_t nblk;      /* blocks per row */
     const int8_t *x;   /* activations: batch row b at x + (b - xb0) * ldx */
     int64_t ldx, xb0;
-    int dlay;          /* TQ: activations in the decode layout (tq_permute) */
     const float *xs;   /* x_scale of the chunk */
     float *y;          /* output of the chunk's first batch row */
     int64_t ldy;
@@ -94,7 +90,6 @@ static const uint16_t TQ1_MUL[4][32] __attribute__((aligned(64))) = {
 static const int32_t RED16_IDX[16] __attribute__((aligned(64))) = {0, 4, 8, 12, 1, 5, 9, 13,
                                                                   2, 6, 10, 14, 3, 7, 11, 15};
 static const int32_t RED4_IDX[16] __attribute__((aligned(64))) = {0, 4, 8, 12};
-static const int32_t RED8_IDX[16] __attribute__((aligned(64))) = {0, 4, 8, 12, 1, 5, 9, 13};
 
 static inline uint8_t *align64(void *p)
 {
@@ -120,21 +115,6 @@ AI __m512i red16(const __m512i *v)
     __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(u[2], u[3]), _mm512_unpackhi_epi32(u[2], u[3]));
     __m512i f = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
     return _mm512_permutexvar_epi32(_mm512_load_si512(RED16_IDX), f);
-}
-
-AI __m256i red8(const __m512i *v)
-{
-    __m512i t[4];
-    for (int i = 0; i < 4; i++)
-        t[i] = _mm512_add_epi32(_mm512_shuffle_i64x2(v[2 * i], v[2 * i + 1], 0x44),
-                                _mm512_shuffle_i64x2(v[2 * i], v[2 * i + 1], 0xEE));
-    const __m512i u0 = _mm512_add_epi32(_mm512_shuffle_i32x4(t[0], t[1], 0x88), _mm512_shuffle_i32x4(t[0], t[1], 0xDD));
-    const __m512i u1 = _mm512_add_epi32(_mm512_shuffle_i32x4(t[2], t[3], 0x88), _mm512_shuffle_i32x4(t[2], t[3], 0xDD));
-    /* u[j]: 128-bit lane k holds four partial sums of v[4j+k] */
-    __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi32(u0, u1), _mm512_unpackhi_epi32(u0, u1));
-    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_BADC));
-    /* lane 4k holds v[k], lane 4k+1 holds v[4+k] */
-    return _mm512_castsi512_si256(_mm512_permutexvar_epi32(_mm512_load_si512(RED8_IDX), s));
 }
 
 AI __m128i red4(const __m512i *v)
@@ -241,58 +221,6 @@ AI __m512i tq1_quarter(const uint8_t *q, const int g)
     return trit(y);
 }
 
-/* Decode layout: for a single activation row (decode) the activations are
- * permuted per block so that each weight block is read by one plain load.
- *  TQ2_0 (256 bytes per block): vector g = [x 32g.. | x 128+32g..], the
- *    codes are (qs >> 2g) & 3 of all 64 qs bytes.
- *  TQ1_0 (320 bytes per block): vector k = trit k of the 52 packed bytes
- *    [qs0-31 -> x 32k.. | qs32-47 -> x 160+16k.. | qh -> x 240+4k.. (k < 4)
- *    | zeros]; y(k+1) = 3 y(k) mod 256 is two byte additions. */
-enum { TQ2_DLAY = 256, TQ1_DLAY = 320 };
-#define TQ1_MASK52 ((__mmask64)0xFFFFFFFFFFFFFull) /* 48 qs + 4 qh bytes */
-
-static void tq_permute(const int8_t *src, int8_t *dst, int64_t nblk, int kind)
-{
-    for (int64_t blk = 0; blk < nblk; blk++) {
-        const int8_t *x = src + 256 * blk;
-        if (kind == KIND_TQ2) {
-            int8_t *o = dst + TQ2_DLAY * blk;
-            for (int g = 0; g < 4; g++) {
-                memcpy(o + 64 * g, x + 32 * g, 32);
-                memcpy(o + 64 * g + 32, x + 128 + 32 * g, 32);
-            }
-        } else {
-            int8_t *o = dst + TQ1_DLAY * blk;
-            memset(o, 0, TQ1_DLAY);
-            for (int k = 0; k < 5; k++) {
-                memcpy(o + 64 * k, x + 32 * k, 32);
-                memcpy(o + 64 * k + 32, x + 160 + 16 * k, 16);
-                if (k < 4)
-                    memcpy(o + 64 * k + 48, x + 240 + 4 * k, 4);
-            }
-        }
-    }
-}
-
-/* Codes of a block in the decode layout: 4 vectors (TQ2) or 5 (TQ1). */
-AI void tq_dcodes(const uint8_t *q, const int kind, __m512i *c)
-{
-    if (kind == KIND_TQ2) {
-        const __m512i m3 = _mm512_set1_epi8(3), w = _mm512_loadu_si512(q);
-        c[0] = _mm512_and_si512(w, m3);
-        c[1] = _mm512_and_si512(_mm512_srli_epi16(w, 2), m3);
-        c[2] = _mm512_and_si512(_mm512_srli_epi16(w, 4), m3);
-        c[3] = _mm512_and_si512(_mm512_srli_epi16(w, 6), m3);
-    } else {
-        /* 52 bytes: a masked load never reads past the block */
-        __m512i y = _mm512_maskz_loadu_epi8(TQ1_MASK52, q);
-        for (int k = 0; k < 5; k++) {
-            c[k] = trit(y);
-            y = _mm512_add_epi8(_mm512_add_epi8(y, y), y);
-        }
-    }
-}
-
 /* ---- finishing a tile ---- */
 
 /* Writes the R x B tile's outputs: vals[p] is the double accumulator of
@@ -342,14 +270,6 @@ AI void tq_scale16(const job *j, int64_t r, int64_t b, int64_t blk, const int R,
     const __m512d hi = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(s, 1)), dh);
     *dlo = _mm512_add_pd(*dlo, lo);
     *dhi = _mm512_add_pd(*dhi, hi);
-}
-
-/* Same for 8 weight rows x 1 batch row. */
-AI void tq_scale8(const job *j, int64_t r, int64_t b, int64_t blk, const __m512i *acc, __m512d *dacc)
-{
-    const __m256i s = _mm256_sub_epi32(red8(acc), _mm256_set1_epi32(j->sq[blk * j->sqs + b]));
-    const __m512d d = _mm512_loadu_pd(j->dt + blk * j->dts + (r - j->dr0));
-    *dacc = _mm512_add_pd(*dacc, _mm512_mul_pd(_mm512_cvtepi32_pd(s), d));
 }
 
 AI void tq_finish16(const job *j, int64_t r, int64_t b, int R, __m512d dlo, __m512d dhi)
@@ -439,62 +359,35 @@ static void i2s_4x4(const job *j, int64_t r, int64_t b)
         p += rb;                                                                  \
     } while (0)
 #define FOR16(M) M(0); M(1); M(2); M(3); M(4); M(5); M(6); M(7); M(8); M(9); M(10); M(11); M(12); M(13); M(14); M(15)
-#define FOR8(M) M(0); M(1); M(2); M(3); M(4); M(5); M(6); M(7)
-#define ZERO8 __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0
-#define ACC8 {s0, s1, s2, s3, s4, s5, s6, s7}
 #define ZERO16                                                                                                    \
     __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, \
             s9 = s0, s10 = s0, s11 = s0, s12 = s0, s13 = s0, s14 = s0, s15 = s0
 #define ACC16 {s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15}
 
-AI void i2s_dec(const job *j, int64_t r, int64_t b, const int DR)
+static void i2s_16x1(const job *j, int64_t r, int64_t b)
 {
     const __m512i lh = _mm512_load_si512(I2S_LUT_HI2), ll = _mm512_load_si512(I2S_LUT_LO2);
     const uint8_t *w0 = j->w + (size_t)r * j->rb;
     const size_t rb = j->rb;
     const int8_t *x = j->x + (b - j->xb0) * j->ldx;
-    int32_t s[16];
-    if (DR == 16) {
-        ZERO16;
-        for (int64_t m = 0; m < j->nblk / 2; m++) {
-            const int8_t *xm = x + 256 * m;
-            const __m512i a0 = _mm512_loadu_si512(xm), a1 = _mm512_loadu_si512(xm + 64);
-            const __m512i a2 = _mm512_loadu_si512(xm + 128), a3 = _mm512_loadu_si512(xm + 192);
-            const uint8_t *p = w0 + 64 * m;
-            FOR16(I2S_ROW16);
-        }
-        if (j->nblk & 1) {
-            const int8_t *xm = x + 128 * (j->nblk - 1);
-            const __m512i a0 = _mm512_loadu_si512(xm), a1 = _mm512_loadu_si512(xm + 64);
-            const uint8_t *p = w0 + 32 * (j->nblk - 1);
-            FOR16(I2S_ROW16_SINGLE);
-        }
-        const __m512i acc[16] = ACC16;
-        _mm512_storeu_si512(s, red16(acc));
-    } else {
-        ZERO8;
-        for (int64_t m = 0; m < j->nblk / 2; m++) {
-            const int8_t *xm = x + 256 * m;
-            const __m512i a0 = _mm512_loadu_si512(xm), a1 = _mm512_loadu_si512(xm + 64);
-            const __m512i a2 = _mm512_loadu_si512(xm + 128), a3 = _mm512_loadu_si512(xm + 192);
-            const uint8_t *p = w0 + 64 * m;
-            FOR8(I2S_ROW16);
-        }
-        if (j->nblk & 1) {
-            const int8_t *xm = x + 128 * (j->nblk - 1);
-            const __m512i a0 = _mm512_loadu_si512(xm), a1 = _mm512_loadu_si512(xm + 64);
-            const uint8_t *p = w0 + 32 * (j->nblk - 1);
-            FOR8(I2S_ROW16_SINGLE);
-        }
-        const __m512i acc[8] = ACC8;
-        _mm256_storeu_si256((__m256i *)s, red8(acc));
+    ZERO16;
+    for (int64_t m = 0; m < j->nblk / 2; m++) {
+        const int8_t *xm = x + 256 * m;
+        const __m512i a0 = _mm512_loadu_si512(xm), a1 = _mm512_loadu_si512(xm + 64);
+        const __m512i a2 = _mm512_loadu_si512(xm + 128), a3 = _mm512_loadu_si512(xm + 192);
+        const uint8_t *p = w0 + 64 * m;
+        FOR16(I2S_ROW16);
     }
-    i2s_finish(j, r, b, DR, 1, s);
-}
-
-static void i2s_16x1(const job *j, int64_t r, int64_t b)
-{
-    i2s_dec(j, r, b, DEC_ROWS);
+    if (j->nblk & 1) {
+        const int8_t *xm = x + 128 * (j->nblk - 1);
+        const __m512i a0 = _mm512_loadu_si512(xm), a1 = _mm512_loadu_si512(xm + 64);
+        const uint8_t *p = w0 + 32 * (j->nblk - 1);
+        FOR16(I2S_ROW16_SINGLE);
+    }
+    const __m512i acc[16] = ACC16;
+    int32_t s[16];
+    _mm512_storeu_si512(s, red16(acc));
+    i2s_finish(j, r, b, 16, 1, s);
 }
 
 /* Any R x B (R <= 16, B <= 4, R * B <= 16): the edges of the range. */
@@ -583,80 +476,63 @@ static void tq1_4x4(const job *j, int64_t r, int64_t b)
     tq_finish16(j, r, b, 4, dlo, dhi);
 }
 
-#define TQ_ROW16(i)                                                           \
+#define TQ2_ROW16(i)                                                          \
     do {                                                                      \
-        if (kind == KIND_TQ2) {                                               \
-            const __m512i w_ = _mm512_loadu_si512(p);                         \
-            const __m512i c0_ = _mm512_and_si512(w_, m3);                     \
-            const __m512i c1_ = _mm512_and_si512(_mm512_srli_epi16(w_, 2), m3); \
-            const __m512i c2_ = _mm512_and_si512(_mm512_srli_epi16(w_, 4), m3); \
-            const __m512i c3_ = _mm512_and_si512(_mm512_srli_epi16(w_, 6), m3); \
-            DP(s##i, c0_, a0);                                                \
-            DP(s##i, c1_, a1);                                                \
-            DP(s##i, c2_, a2);                                                \
-            DP(s##i, c3_, a3);                                                \
-        } else {                                                              \
-            __m512i y_ = _mm512_maskz_loadu_epi8(TQ1_MASK52, p);              \
-            DP(s##i, trit(y_), a0);                                           \
-            y_ = _mm512_add_epi8(_mm512_add_epi8(y_, y_), y_);                \
-            DP(s##i, trit(y_), a1);                                           \
-            y_ = _mm512_add_epi8(_mm512_add_epi8(y_, y_), y_);                \
-            DP(s##i, trit(y_), a2);                                           \
-            y_ = _mm512_add_epi8(_mm512_add_epi8(y_, y_), y_);                \
-            DP(s##i, trit(y_), a3);                                           \
-            y_ = _mm512_add_epi8(_mm512_add_epi8(y_, y_), y_);                \
-            DP(s##i, trit(y_), a4);                                           \
-        }                                                                     \
+        __m512i c_, d_;                                                       \
+        tq2_codes(p, &c_, &d_);                                               \
+        DP(s##i, c_, a0);                                                     \
+        DP(s##i, d_, a1);                                                     \
+        tq2_codes(p + 32, &c_, &d_);                                          \
+        DP(s##i, c_, a2);                                                     \
+        DP(s##i, d_, a3);                                                     \
+        if (!(blk & 1))                                                       \
+            _mm_prefetch((const char *)(p + PF_DIST), _MM_HINT_T0);           \
+        p += rb;                                                              \
+    } while (0)
+#define TQ1_ROW16(i)                                                          \
+    do {                                                                      \
+        DP(s##i, tq1_quarter(p, 0), a0);                                      \
+        DP(s##i, tq1_quarter(p, 1), a1);                                      \
+        DP(s##i, tq1_quarter(p, 2), a2);                                      \
+        DP(s##i, tq1_quarter(p, 3), a3);                                      \
         if (!(blk & 1))                                                       \
             _mm_prefetch((const char *)(p + PF_DIST), _MM_HINT_T0);           \
         p += rb;                                                              \
     } while (0)
 
-/* DR (16 or 8) weight rows x 1 batch row (decode), activations in the
- * decode layout. */
-AI void tq_dec(const job *j, int64_t r, int64_t b, const int kind, const int DR)
+/* 16 weight rows x 1 batch row (decode): a block's activations are loaded
+ * once, each row streams through. */
+AI void tq_16x1(const job *j, int64_t r, int64_t b, const int kind)
 {
     const uint8_t *w0 = j->w + (size_t)r * j->rb;
     const size_t rb = j->rb, bbytes = kind == KIND_TQ2 ? TQ2_BYTES : TQ1_BYTES;
-    const int64_t xbs = kind == KIND_TQ2 ? TQ2_DLAY : TQ1_DLAY;
     const int8_t *x = j->x + (b - j->xb0) * j->ldx;
     __m512d dlo = _mm512_setzero_pd(), dhi = _mm512_setzero_pd();
-    const __m512i m3 = _mm512_set1_epi8(3);
     for (int64_t blk = 0; blk < j->nblk; blk++) {
-        const int8_t *xm = x + xbs * blk;
+        const int8_t *xm = x + 256 * blk;
         const __m512i a0 = _mm512_loadu_si512(xm), a1 = _mm512_loadu_si512(xm + 64);
         const __m512i a2 = _mm512_loadu_si512(xm + 128), a3 = _mm512_loadu_si512(xm + 192);
-        const __m512i a4 = kind == KIND_TQ1 ? _mm512_loadu_si512(xm + 256) : m3;
         const uint8_t *p = w0 + bbytes * blk;
-        if (DR == 16) {
-            ZERO16;
-            FOR16(TQ_ROW16);
-            const __m512i acc[16] = ACC16;
-            tq_scale16(j, r, b, blk, 16, acc, &dlo, &dhi);
+        ZERO16;
+        if (kind == KIND_TQ2) {
+            FOR16(TQ2_ROW16);
         } else {
-            ZERO8;
-            FOR8(TQ_ROW16);
-            const __m512i acc[8] = ACC8;
-            tq_scale8(j, r, b, blk, acc, &dlo);
+            FOR16(TQ1_ROW16);
         }
+        const __m512i acc[16] = ACC16;
+        tq_scale16(j, r, b, blk, 16, acc, &dlo, &dhi);
     }
-    if (DR == 16) {
-        tq_finish16(j, r, b, 16, dlo, dhi);
-    } else {
-        double vals[8];
-        _mm512_storeu_pd(vals, dlo);
-        store_tile(j, r, b, 8, 1, vals);
-    }
+    tq_finish16(j, r, b, 16, dlo, dhi);
 }
 
 static void tq2_16x1(const job *j, int64_t r, int64_t b)
 {
-    tq_dec(j, r, b, KIND_TQ2, DEC_ROWS);
+    tq_16x1(j, r, b, KIND_TQ2);
 }
 
 static void tq1_16x1(const job *j, int64_t r, int64_t b)
 {
-    tq_dec(j, r, b, KIND_TQ1, DEC_ROWS);
+    tq_16x1(j, r, b, KIND_TQ1);
 }
 
 /* Any R x B (R * B in {1, 4} or any N with scalar reductions): the edges. */
@@ -672,19 +548,15 @@ AI void tq_tile(const job *j, int64_t r, int64_t b, const int R, const int B, co
     for (int k = 0; k < B; k++)
         xp[k] = j->x + (b + k - j->xb0) * j->ldx;
 
-    const int nv = j->dlay && kind == KIND_TQ1 ? 5 : 4;
-    const int64_t xbs = j->dlay && kind == KIND_TQ1 ? TQ1_DLAY : 256;
     for (int64_t blk = 0; blk < j->nblk; blk++) {
-        const int64_t wo = blk * bbytes, xo = blk * xbs;
+        const int64_t wo = blk * bbytes, xo = blk * 256;
         __m512i acc[MAXN];
         for (int p = 0; p < N; p++)
             acc[p] = _mm512_setzero_si512();
         for (int i = 0; i < R; i++) {
             const uint8_t *q = j->w + (size_t)(r + i) * j->rb + wo;
-            __m512i c[5];
-            if (j->dlay) {
-                tq_dcodes(q, kind, c);
-            } else if (kind == KIND_TQ2) {
+            __m512i c[4];
+            if (kind == KIND_TQ2) {
                 tq2_codes(q, &c[0], &c[1]);
                 tq2_codes(q + 32, &c[2], &c[3]);
             } else {
@@ -692,7 +564,7 @@ AI void tq_tile(const job *j, int64_t r, int64_t b, const int R, const int B, co
                     c[g] = tq1_quarter(q, g);
             }
             for (int k = 0; k < B; k++)
-                for (int g = 0; g < nv; g++)
+                for (int g = 0; g < 4; g++)
                     DP(acc[k * R + i], c[g], _mm512_loadu_si512(xp[k] + xo + 64 * g));
         }
         const int32_t *sqb = j->sq + blk * j->sqs + b;
@@ -820,17 +692,15 @@ bool bn_avx512_matmul_i8(const bitnet_weights *w, const int8_t *xq, int64_t ldx,
         return true;
 
     /* scratch, 4n + 1024 bytes: I2_S [4 permuted activation rows][sums];
-     * TQ [block scales of a row block (2n)][decode: one permuted row
-     * (1.25n)][sums] */
+     * TQ [block scales of a row block (2n)][sums] */
     const int64_t nblk = n / bs;
     uint8_t *base = align64(scratch);
     const int64_t avail = 4 * n + 1024 - (int64_t)(base - (uint8_t *)scratch);
     const bool tq = kind != KIND_I2S, decode = n_batch < 4;
     const int64_t rb_rows = tq ? ROW_BLOCK_TQ : ROW_BLOCK_I2S;
-    const int64_t dt_bytes = tq ? nblk * rb_rows * (int64_t)sizeof(double) : 0;
-    const int64_t head = tq ? dt_bytes + (decode ? nblk * TQ1_DLAY : 0) : 4 * n;
+    const int64_t head = tq ? nblk * rb_rows * (int64_t)sizeof(double) : 4 * n;
     double *dt = (double *)base;
-    int8_t *xperm = (int8_t *)(base + dt_bytes);
+    int8_t *xperm = (int8_t *)base;
     int32_t *sq = (int32_t *)(base + head);
     const int64_t nbc = (avail - head) / (4 * (tq ? nblk : 1));
 
@@ -845,21 +715,18 @@ bool bn_avx512_matmul_i8(const bitnet_weights *w, const int8_t *xq, int64_t ldx,
         };
         act_sums(xc, ldx, nb, n, tq ? bs : n, sq, nb);
         if (decode) {
-            /* decode: every row range once per batch row, 16 rows at a time */
-            for (int64_t b = 0; b < nb; b++) {
-                if (!tq) {
-                    i2s_stage(&j, xc, ldx, b, 1, xperm, n);
-                } else {
-                    tq_permute(xc + b * ldx, xperm, nblk, kind);
-                    j.x = xperm, j.ldx = 0, j.xb0 = b, j.dlay = 1;
-                }
-                for (int64_t rb0 = r0; rb0 < r1; rb0 += rb_rows) {
-                    const int64_t rb1 = r1 - rb0 < rb_rows ? r1 : rb0 + rb_rows;
+            /* decode: 16 rows at a time; a row block stays in L2 while the
+             * (at most 3) batch rows pass over it */
+            if (!tq)
+                i2s_stage(&j, xc, ldx, 0, nb, xperm, n);
+            for (int64_t rb0 = r0; rb0 < r1; rb0 += rb_rows) {
+                const int64_t rb1 = r1 - rb0 < rb_rows ? r1 : rb0 + rb_rows;
+                if (tq)
+                    fill_scales(dt, rb_rows, w, rb0, rb1, nblk, bbytes, doff);
+                j.dr0 = rb0;
+                for (int64_t b = 0; b < nb; b++) {
                     int64_t r = rb0;
-                    if (tq)
-                        fill_scales(dt, rb_rows, w, rb0, rb1, nblk, bbytes, doff);
-                    j.dr0 = rb0;
-                    for (; r + DEC_ROWS <= rb1; r += DEC_ROWS)
+                    for (; r + 16 <= rb1; r += 16)
                         ts->dec(&j, r, b);
                     for (; r + 4 <= rb1; r += 4)
                         ts->dec4(&j, r, b);
