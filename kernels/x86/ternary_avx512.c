@@ -62,6 +62,7 @@ typedef struct {
     int64_t sqs;
     const double *dt;  /* TQ: row scales of the row block, dt[blk * dts + row - dr0] */
     int64_t dts, dr0;
+    int64_t pfo;       /* TQ decode: prefetch offset, the next row block */
     double scale;      /* I2_S tensor scale */
 } job;
 
@@ -485,8 +486,7 @@ static void tq1_4x4(const job *j, int64_t r, int64_t b)
         tq2_codes(p + 32, &c_, &d_);                                          \
         DP(s##i, c_, a2);                                                     \
         DP(s##i, d_, a3);                                                     \
-        if (!(blk & 1))                                                       \
-            _mm_prefetch((const char *)(p + PF_DIST), _MM_HINT_T0);           \
+        _mm_prefetch((const char *)(p + j->pfo), _MM_HINT_T1);                \
         p += rb;                                                              \
     } while (0)
 #define TQ1_ROW16(i)                                                          \
@@ -495,8 +495,7 @@ static void tq1_4x4(const job *j, int64_t r, int64_t b)
         DP(s##i, tq1_quarter(p, 1), a1);                                      \
         DP(s##i, tq1_quarter(p, 2), a2);                                      \
         DP(s##i, tq1_quarter(p, 3), a3);                                      \
-        if (!(blk & 1))                                                       \
-            _mm_prefetch((const char *)(p + PF_DIST), _MM_HINT_T0);           \
+        _mm_prefetch((const char *)(p + j->pfo), _MM_HINT_T1);                \
         p += rb;                                                              \
     } while (0)
 
@@ -724,6 +723,9 @@ bool bn_avx512_matmul_i8(const bitnet_weights *w, const int8_t *xq, int64_t ldx,
                 if (tq)
                     fill_scales(dt, rb_rows, w, rb0, rb1, nblk, bbytes, doff);
                 j.dr0 = rb0;
+                /* while this row block computes from L2, the next one is
+                 * brought in (fill_scales then finds it there) */
+                j.pfo = (int64_t)rb_rows * (int64_t)w->row_bytes;
                 for (int64_t b = 0; b < nb; b++) {
                     int64_t r = rb0;
                     for (; r + 16 <= rb1; r += 16)
