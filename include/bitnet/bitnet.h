@@ -67,7 +67,8 @@ typedef enum bitnet_status {
     BITNET_ERR_BUFFER_TOO_SMALL = 9, /* caller's buffer cannot hold result   */
     BITNET_ERR_CONTEXT_FULL = 10,    /* KV cache has no room left            */
     BITNET_ERR_ABORTED = 11,         /* stopped by the caller's callback     */
-    BITNET_ERR_INTERNAL = 12         /* a bug in libbitnet; please report    */
+    BITNET_ERR_INTERNAL = 12,        /* a bug in libbitnet; please report    */
+    BITNET_ERR_MEMORY_BUDGET = 13    /* cache_bytes cannot hold the working set */
 } bitnet_status;
 
 /* Short fixed text for a status ("bad format"); never NULL. */
@@ -145,6 +146,11 @@ typedef struct bitnet_model_params {
      * a BitNet model is stored as F16 and is most of the bytes read per
      * token. -1 (default): use it as stored. */
     int32_t head_type;
+    /* While a context computes layer i, a background worker brings layer
+     * i+1 in: madvise(WILLNEED) of its mapped weights and, for weights the
+     * context uses dequantized (OpenBLAS prefill with a cache budget), their
+     * dequantization into the cache. Default true. */
+    bool prefetch;
 } bitnet_model_params;
 
 BITNET_API bitnet_model_params bitnet_model_params_default(void);
@@ -286,6 +292,11 @@ typedef struct bitnet_store_stats {
     uint64_t bytes_budget;   /* params.cache_bytes                             */
     uint64_t bytes_mapped;   /* bytes of the file mapped or read into memory   */
     uint64_t entries;        /* tensors held by the cache now                  */
+    /* Fields below were added in 0.2; callers with an older struct_size do
+     * not see them. */
+    uint64_t prefetch_issued; /* tensors the prefetch worker was asked to bring in */
+    uint64_t prefetch_hits;   /* cached tensors first used after a prefetch filled them */
+    uint64_t bytes_peak;      /* most bytes the cache ever held                 */
 } bitnet_store_stats;
 
 BITNET_API bitnet_status bitnet_model_store_stats(const bitnet_model *model, bitnet_store_stats *out);
@@ -392,9 +403,42 @@ BITNET_API bitnet_status bitnet_context_decode(bitnet_context *ctx, const bitnet
  * decode/clear/trim on the context. */
 BITNET_API const float *bitnet_context_logits(const bitnet_context *ctx, int32_t i);
 
+/* Memory a context owns (the model's weights are not included: see
+ * bitnet_model_store_stats). */
+typedef struct bitnet_context_memory_info {
+    size_t struct_size;     /* in: sizeof(bitnet_context_memory_info)          */
+    uint64_t kv_bytes;      /* KV cache, all layers, n_ctx positions           */
+    uint64_t scratch_bytes; /* activations, logits, per-thread kernel scratch  */
+    uint64_t total_bytes;   /* everything the context allocated                */
+} bitnet_context_memory_info;
+
+BITNET_API bitnet_status bitnet_context_memory(const bitnet_context *ctx, bitnet_context_memory_info *out);
+
+/* Counters of one context since creation (or bitnet_context_stats_reset). */
+typedef struct bitnet_context_stats {
+    size_t struct_size;       /* in: sizeof(bitnet_context_stats)                */
+    uint64_t n_decode_calls;  /* bitnet_context_decode calls that succeeded      */
+    uint64_t n_prefill_tokens; /* tokens of calls with more than one token        */
+    uint64_t n_decode_tokens; /* tokens of single-token calls                    */
+    uint64_t prefill_ns;      /* wall time in multi-token calls                  */
+    uint64_t decode_ns;       /* wall time in single-token calls                 */
+    uint64_t cache_hits;      /* this context's lookups in the model's weight cache */
+    uint64_t cache_misses;
+    uint64_t cache_evictions; /* evictions this context's misses caused          */
+    uint64_t prefetch_hits;   /* its lookups served by an entry the prefetcher filled */
+    uint64_t n_state_loads;   /* bitnet_context_state_load* calls that succeeded */
+} bitnet_context_stats;
+
+BITNET_API bitnet_status bitnet_context_stats_get(const bitnet_context *ctx, bitnet_context_stats *out);
+BITNET_API void bitnet_context_stats_reset(bitnet_context *ctx);
+
 /* Positions held by the KV cache, and its capacity. */
 BITNET_API int32_t bitnet_context_n_past(const bitnet_context *ctx);
 BITNET_API int32_t bitnet_context_n_ctx(const bitnet_context *ctx);
+/* The tokens at positions [0, n_past) (*n receives n_past); borrowed, valid
+ * until the next decode/clear/trim/state load. A prompt cache compares them
+ * with a new prompt and trims to the common prefix. */
+BITNET_API const bitnet_token *bitnet_context_tokens(const bitnet_context *ctx, int32_t *n);
 /* Drop every position (clear) or keep the first n_keep (trim). */
 BITNET_API void bitnet_context_clear(bitnet_context *ctx);
 BITNET_API bitnet_status bitnet_context_trim(bitnet_context *ctx, int32_t n_keep);
@@ -428,6 +472,77 @@ BITNET_API bitnet_status bitnet_sampler_sample(bitnet_sampler *sampler, const fl
 BITNET_API bitnet_status bitnet_sampler_accept(bitnet_sampler *sampler, bitnet_token token);
 /* Forget the history and restart the random stream from the seed. */
 BITNET_API void bitnet_sampler_reset(bitnet_sampler *sampler);
+
+/* ------------------------------------------------------------------------ */
+/* State files: a context's KV cache, positions and last logits, and        */
+/* optionally a sampler's random stream and history, zstd-compressed.       */
+/* ------------------------------------------------------------------------ */
+
+/* The state names the model by a fingerprint (sha256 of its metadata and
+ * tensor table): loading it into a context of another model, or a file
+ * that is corrupted, truncated or hostile, fails (BAD_FORMAT, or
+ * OUT_OF_RANGE when the positions do not fit the context's n_ctx) and
+ * leaves the context and sampler unchanged. `sampler` may be NULL on either
+ * side: a state saved without one loads into any sampler without touching
+ * it. After save and load, decoding continues with identical logits (a
+ * context without logits_all keeps the last saved row). Saving to a file
+ * writes a temporary file next to `path` and renames it over `path`; file
+ * errors give BITNET_ERR_IO. Layout and checks: README "State files". */
+BITNET_API bitnet_status bitnet_context_state_save(const bitnet_context *ctx, const bitnet_sampler *sampler,
+                                                   const char *path);
+BITNET_API bitnet_status bitnet_context_state_load(bitnet_context *ctx, bitnet_sampler *sampler, const char *path);
+/* In memory, with the two-call pattern of bitnet_tokenize: when the state
+ * does not fit in `capacity` (e.g. buf NULL, capacity 0) it returns
+ * BITNET_ERR_BUFFER_TOO_SMALL, writes nothing and sets *size to the bytes
+ * needed; otherwise *size receives the bytes written. */
+BITNET_API bitnet_status bitnet_context_state_save_memory(const bitnet_context *ctx, const bitnet_sampler *sampler,
+                                                          void *buf, size_t capacity, size_t *size);
+BITNET_API bitnet_status bitnet_context_state_load_memory(bitnet_context *ctx, bitnet_sampler *sampler,
+                                                          const void *data, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* YAML configuration (schema: README "Configuration file")                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct bitnet_config bitnet_config;
+
+/* Parse a YAML document (at most 1 MiB). Unknown keys, wrong types,
+ * out-of-range values, duplicate keys, several documents, anchors/aliases
+ * and syntax errors fail with BAD_FORMAT (IO for an unreadable file);
+ * bitnet_last_error() reads "FILE:LINE:COLUMN: message naming the key"
+ * (FILE is "<string>" for load_string). Relative paths in the document
+ * resolve against the file's folder (load_string: the working directory).
+ * On success *out is owned by the caller; on failure it is NULL. */
+BITNET_API bitnet_status bitnet_config_load_file(const char *path, bitnet_config **out);
+BITNET_API bitnet_status bitnet_config_load_string(const char *yaml, size_t len, bitnet_config **out);
+BITNET_API void bitnet_config_free(bitnet_config *config);
+
+/* Model file path (model.path), borrowed from the config; NULL when absent. */
+BITNET_API const char *bitnet_config_model_path(const bitnet_config *config);
+/* Copy the values the document sets into *params (other fields are left
+ * as they are, so defaults or command-line values can be layered), up to
+ * params->struct_size (INVALID_ARGUMENT when it is out of range). Strings
+ * (context backend) are borrowed from the config. */
+BITNET_API bitnet_status bitnet_config_model_params(const bitnet_config *config, bitnet_model_params *params);
+BITNET_API bitnet_status bitnet_config_context_params(const bitnet_config *config,
+                                                      bitnet_context_params *params);
+BITNET_API bitnet_status bitnet_config_sampler_params(const bitnet_config *config,
+                                                      bitnet_sampler_params *params);
+
+/* Generation settings (section `generate`). Like the _params calls above,
+ * only the fields the document sets are written (up to struct_size):
+ * initialise the struct, e.g. {sizeof g, NULL, -1, NULL, NULL}, to tell
+ * unset fields apart. Strings are borrowed from the config; paths are
+ * resolved like model.path. */
+typedef struct bitnet_config_generate {
+    size_t struct_size;  /* in: sizeof(bitnet_config_generate)               */
+    const char *prompt;  /* borrowed from the config                         */
+    int32_t n_predict;   /* tokens to generate, 0..2^24                      */
+    const char *state_load; /* prompt cache to load before decoding, or NULL */
+    const char *state_save; /* where to save the state afterwards, or NULL   */
+} bitnet_config_generate;
+
+BITNET_API bitnet_status bitnet_config_generate_params(const bitnet_config *config, bitnet_config_generate *out);
 
 #ifdef __cplusplus
 }

@@ -1,14 +1,23 @@
 /* Context lifetime: parameters, buffers, KV cache bookkeeping. */
 #include <string.h>
+#include <time.h>
 
 #include "context/context_internal.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "context/blas.h"
 #include "model/model_internal.h"
 #include "quant/quant.h"
 #include "store/dequant_range.h"
 
 #define MAX_THREADS 256
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 bitnet_context_params bitnet_context_params_default(void)
 {
@@ -118,16 +127,25 @@ static bitnet_status alloc_buffers(bitnet_context *c)
     size_t per = big * 4 + 1024, att = (size_t)c->n_ctx * 4;
     c->thread_scratch_bytes = ((per > att ? per : att) + 63) & ~(size_t)63;
     c->thread_scratch = alloc_rows((size_t)c->params.n_threads, c->thread_scratch_bytes, 1, &s);
+    c->tokens = alloc_rows((size_t)c->n_ctx, 1, sizeof *c->tokens, &s);
     if (s)
         return s;
     c->k_cache = bn_calloc((size_t)hp->n_layer, sizeof *c->k_cache);
     c->v_cache = bn_calloc((size_t)hp->n_layer, sizeof *c->v_cache);
-    if (!c->k_cache || !c->v_cache)
+    c->advised = bn_calloc((size_t)hp->n_layer, sizeof *c->advised);
+    if (!c->k_cache || !c->v_cache || !c->advised)
         return bn_error(BITNET_ERR_OUT_OF_MEMORY, "cannot allocate the KV cache table");
     for (int64_t l = 0; l < hp->n_layer && !s; l++) {
         c->k_cache[l] = alloc_rows((size_t)c->n_ctx, kv, c->kv_elem, &s);
         c->v_cache[l] = alloc_rows((size_t)c->n_ctx, kv, c->kv_elem, &s);
     }
+    /* sizes for bitnet_context_memory (they fitted size_t above) */
+    c->mem_kv = 2 * (uint64_t)hp->n_layer * (uint64_t)c->n_ctx * kv * c->kv_elem;
+    c->mem_scratch = 4 * (uint64_t)B * (3 * e + big + 2 * kv + 2 * ff + 1) + (uint64_t)B * big +
+                     (uint64_t)c->params.n_threads * c->thread_scratch_bytes;
+    c->mem_other = sizeof *c + 2 * (uint64_t)hp->n_layer * sizeof(void *) + (uint64_t)c->n_ctx * sizeof *c->tokens +
+                   (uint64_t)hp->n_layer * (sizeof(bn_layer_norms) + (hp->sub_norms ? 4 : 2) * e * sizeof(float)) +
+                   e * sizeof(float);
     return s;
 }
 
@@ -149,7 +167,9 @@ static void context_free(bitnet_context *c)
     bn_free(c->norms);
     bn_free(c->k_cache);
     bn_free(c->v_cache);
+    bn_free(c->advised);
     bn_free(c->output_norm);
+    bn_free(c->tokens);
     void *bufs[] = {c->x, c->xb, c->q, c->k, c->v, c->att, c->gate, c->up, c->xq, c->xscale, c->logits,
                     c->thread_scratch, c->blas_w};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
@@ -158,6 +178,29 @@ static void context_free(bitnet_context *c)
     bn_arch_free(&c->am);
     bitnet_model_release(c->model);
     bn_free(c);
+}
+
+/* With a cache budget, prefill's sgemm takes each float layer's weights
+ * dequantized from the cache, one matrix at a time: the budget must hold the
+ * largest one, or no batch could run within it. */
+static bitnet_status check_budget(const bitnet_context *c, const bitnet_model *model)
+{
+    if (!bn_store_enabled(model->store) || c->am.hp.act_i8 || !bn_blas_available() || !c->params.blas_min_batch)
+        return BITNET_OK;
+    const uint64_t budget = bn_store_budget(model->store);
+    for (int64_t l = 0; l < c->am.hp.n_layer; l++) {
+        const bn_layer *L = &c->am.layers[l];
+        const bn_linear *lin[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        for (int i = 0; i < 7; i++) {
+            const uint64_t need = (uint64_t)lin[i]->t->n_elements * sizeof(float);
+            if (lin[i]->w.type != BITNET_TYPE_F32 && need > budget)
+                return bn_error(BITNET_ERR_MEMORY_BUDGET,
+                                "cache_bytes %llu cannot hold one layer's working set: '%s' takes %llu bytes "
+                                "dequantized (raise cache_bytes, set it to 0, or set blas_min_batch to 0)",
+                                (unsigned long long)budget, lin[i]->t->name, (unsigned long long)need);
+        }
+    }
+    return BITNET_OK;
 }
 
 static bitnet_status setup(bitnet_context *c, bitnet_model *model)
@@ -171,7 +214,8 @@ static bitnet_status setup(bitnet_context *c, bitnet_model *model)
         return bn_error(BITNET_ERR_INVALID_ARGUMENT, "n_ctx %d exceeds the limit of %d", c->n_ctx, 1 << 20);
     c->n_batch = c->params.n_batch < c->n_ctx ? c->params.n_batch : c->n_ctx;
     c->kv_elem = c->params.kv_type == BITNET_TYPE_F16 ? 2 : 4;
-    if ((s = bn_model_head(model, &c->am.output)) || (s = bn_kernels_select(c->params.backend, &c->kern)) ||
+    if ((s = check_budget(c, model)) || (s = bn_model_head(model, &c->am.output)) ||
+        (s = bn_kernels_select(c->params.backend, &c->kern)) ||
         (s = alloc_norms(c)) || (s = alloc_buffers(c)))
         return s;
     return bn_pool_new(c->params.n_threads, &c->pool);
@@ -233,13 +277,22 @@ bitnet_status bitnet_context_decode(bitnet_context *ctx, const bitnet_token *tok
         ctx->logits_cap = n;
     }
     ctx->n_logits = 0; /* each chunk appends its rows (logits_all) or sets the last */
+    const uint64_t t0 = now_ns();
     for (int32_t done = 0; done < n;) {
         int32_t m = n - done < ctx->n_batch ? n - done : ctx->n_batch;
+        memcpy(ctx->tokens + ctx->n_past, tokens + done, (size_t)m * sizeof *tokens);
         bitnet_status s = bn_forward(ctx, tokens + done, m, ctx->logits_all_rows || done + m == n);
         if (s)
             return s;
         done += m;
     }
+    const uint64_t dt = now_ns() - t0;
+    bitnet_context_stats *st = &ctx->stats;
+    st->n_decode_calls++;
+    if (n > 1)
+        st->n_prefill_tokens += (uint64_t)n, st->prefill_ns += dt;
+    else
+        st->n_decode_tokens++, st->decode_ns += dt;
     return BITNET_OK;
 }
 
@@ -262,6 +315,13 @@ int32_t bitnet_context_n_past(const bitnet_context *ctx)
 int32_t bitnet_context_n_ctx(const bitnet_context *ctx)
 {
     return ctx ? ctx->n_ctx : 0;
+}
+
+const bitnet_token *bitnet_context_tokens(const bitnet_context *ctx, int32_t *n)
+{
+    if (n)
+        *n = ctx ? ctx->n_past : 0;
+    return ctx ? ctx->tokens : NULL;
 }
 
 void bitnet_context_clear(bitnet_context *ctx)

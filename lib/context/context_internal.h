@@ -21,6 +21,7 @@ struct bitnet_context {
     size_t kv_elem;  /* bytes per cached element */
     void **k_cache;  /* per layer: n_ctx x kv_dim */
     void **v_cache;
+    bitnet_token *tokens; /* the token at each position: n_ctx, [0, n_past) valid */
     bn_layer_norms *norms;
     float *output_norm;
     /* Scratch, n_batch rows each. */
@@ -31,10 +32,16 @@ struct bitnet_context {
     size_t thread_scratch_bytes;
     float *blas_w;     /* dequantized weights for sgemm, blas_w_cap floats */
     size_t blas_w_cap;
+    const bitnet_weights *blas_fill_w; /* what the store's fill callback dequantizes */
+    bool *advised;     /* per layer: prefetch already paged its weights in */
     float *logits;     /* logits_cap rows of n_vocab */
     int32_t logits_cap;
     int32_t n_logits;  /* rows valid in logits */
     bool logits_all_rows;
+    /* Bytes allocated at creation (bitnet_context_memory): KV cache, fixed
+     * scratch (activations, per-thread), the rest (norm copies, tables). */
+    uint64_t mem_kv, mem_scratch, mem_other;
+    bitnet_context_stats stats;
 };
 
 /* Run n tokens (n <= n_batch) at positions n_past.. through the model,

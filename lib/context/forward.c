@@ -10,6 +10,7 @@
 #include "context/blas.h"
 #include "context/context_internal.h"
 #include "core/alloc.h"
+#include "model/model_internal.h"
 #include "quant/quant.h"
 #include "store/dequant_range.h"
 
@@ -39,6 +40,13 @@ static void matmul_task(void *arg, int64_t r0, int64_t r1, int thread)
 
 /* ---- prefill through OpenBLAS ------------------------------------------ */
 
+/* Batches this large run float layers through sgemm. */
+static bool blas_applies(const bitnet_context *c, int64_t T)
+{
+    return !c->am.hp.act_i8 && bn_blas_available() && c->params.blas_min_batch != 0 &&
+           T >= c->params.blas_min_batch;
+}
+
 typedef struct dequant_job {
     const bitnet_weights *w;
     float *out;
@@ -54,15 +62,35 @@ static void dequant_task(void *arg, int64_t r0, int64_t r1, int thread)
                            j->w->tail);
 }
 
-/* Float-activation product of a large batch with sgemm: F32 weights in
- * place, others dequantized (split over the pool) into a reused buffer.
- * Returns false when it does not apply. */
-static bool linear_blas(bitnet_context *c, const bitnet_weights *w, const float *x, int64_t T, float *y)
+static void fill_pool(void *arg, const bn_gguf_tensor *t, float *out)
 {
-    if (!bn_blas_available() || c->params.blas_min_batch == 0 || T < c->params.blas_min_batch)
+    bitnet_context *c = arg;
+    (void)t;
+    dequant_job j = {c->blas_fill_w, out};
+    bn_pool_run(c->pool, c->blas_fill_w->n_rows, dequant_task, &j);
+}
+
+/* Float-activation product of a large batch with sgemm: F32 weights in
+ * place; others dequantized (split over the pool) into the model's weight
+ * cache when it has a budget (shared by contexts, LRU under cache_bytes),
+ * else into the context's reused buffer. Returns false when it does not
+ * apply. */
+static bool linear_blas(bitnet_context *c, const bn_linear *L, const float *x, int64_t T, float *y)
+{
+    if (!blas_applies(c, T))
         return false;
+    const bitnet_weights *w = &L->w;
     const float *wf = w->data;
-    if (w->type != BITNET_TYPE_F32) {
+    void *pin = NULL;
+    bn_store *store = c->model->store;
+    if (w->type != BITNET_TYPE_F32 && bn_store_enabled(store)) {
+        bn_store_counters n = {0};
+        c->blas_fill_w = w;
+        if (bn_store_acquire_f32(store, L->t, L->idx, fill_pool, c, &wf, &pin, &n))
+            return false; /* no memory for the copy: the kernels still work */
+        c->stats.cache_hits += n.hits, c->stats.cache_misses += n.misses;
+        c->stats.cache_evictions += n.evictions, c->stats.prefetch_hits += n.prefetch_hits;
+    } else if (w->type != BITNET_TYPE_F32) {
         size_t need = (size_t)w->n * (size_t)w->n_rows;
         if (need > c->blas_w_cap) {
             float *grown = bn_realloc(c->blas_w, need * sizeof(float));
@@ -76,6 +104,7 @@ static bool linear_blas(bitnet_context *c, const bitnet_weights *w, const float 
         wf = c->blas_w;
     }
     bn_blas_sgemm(x, T, w->n, wf, w->n_rows, y, w->n_rows);
+    bn_store_release(store, pin);
     return true;
 }
 
@@ -85,7 +114,7 @@ static bool linear_blas(bitnet_context *c, const bitnet_weights *w, const float 
 static void linear(bitnet_context *c, const bn_linear *L, const float *x, int64_t T, float *y)
 {
     matmul_job j = {c, &L->w, x, NULL, NULL, T, y};
-    if (!c->am.hp.act_i8 && linear_blas(c, &L->w, x, T, y)) {
+    if (!c->am.hp.act_i8 && linear_blas(c, L, x, T, y)) {
         j.n_batch = 0; /* done */
     } else if (c->am.hp.act_i8) {
         j.x = NULL;
@@ -233,11 +262,38 @@ static void head(bitnet_context *c, int64_t T)
     c->n_logits = c->logits_all_rows ? c->n_logits + (int32_t)rows : 1;
 }
 
+/* Ask the model's prefetch worker for layer l: page in its mapped weights
+ * (once per context: they stay resident unless the system evicts them), and
+ * dequantize into the cache what this batch will use dequantized. */
+static void prefetch_layer(bitnet_context *c, int64_t l, int64_t T)
+{
+    bn_prefetcher *p = c->model->prefetcher;
+    if (!p || l >= c->am.hp.n_layer)
+        return;
+    const bool advise = c->model->params.use_mmap && !c->advised[l];
+    const bool dequant = blas_applies(c, T) && bn_store_enabled(c->model->store);
+    if (!advise && !dequant)
+        return;
+    const bn_layer *L = &c->am.layers[l];
+    const bn_linear *lin[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+    bn_prefetch_item items[7];
+    int n = 0;
+    for (int i = 0; i < 7; i++) {
+        const bool dq = dequant && lin[i]->w.type != BITNET_TYPE_F32;
+        if (advise || dq)
+            items[n++] = (bn_prefetch_item){lin[i]->t, lin[i]->idx, advise, dq};
+    }
+    c->advised[l] = true;
+    bn_prefetcher_request(p, items, n);
+}
+
 bitnet_status bn_forward(bitnet_context *c, const bitnet_token *tokens, int32_t n, bool want_logits)
 {
     const int64_t T = n;
+    prefetch_layer(c, 0, T);
     embed(c, tokens, T);
     for (int64_t l = 0; l < c->am.hp.n_layer; l++) {
+        prefetch_layer(c, l + 1, T);
         attention_block(c, l, T);
         ffn_block(c, l, T);
     }

@@ -50,6 +50,7 @@ const char *bitnet_status_str(bitnet_status status)
     case BITNET_ERR_CONTEXT_FULL: return "context full";
     case BITNET_ERR_ABORTED: return "aborted";
     case BITNET_ERR_INTERNAL: return "internal error";
+    case BITNET_ERR_MEMORY_BUDGET: return "memory budget too small";
     }
     return "unknown status";
 }

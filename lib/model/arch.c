@@ -138,6 +138,8 @@ static bitnet_status bind_linear(const bn_gguf *g, const char *weight_name, int6
     bitnet_status s = bind_weights(g, weight_name, n, rows, &out->w);
     if (s)
         return s;
+    out->idx = bn_gguf_find_tensor(g, weight_name);
+    out->t = &g->tensors[out->idx];
     char name[112];
     size_t stem = strlen(weight_name) - strlen(".weight");
     snprintf(name, sizeof name, "%.*s.scale", (int)stem, weight_name);

@@ -24,6 +24,8 @@ typedef struct bn_hparams {
 typedef struct bn_linear {
     bitnet_weights w;
     float scale;
+    const bn_gguf_tensor *t; /* the stored tensor (the weight store's key) */
+    int64_t idx;             /* its index in the GGUF tensor table */
 } bn_linear;
 
 typedef struct bn_layer {

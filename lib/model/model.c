@@ -14,6 +14,7 @@ bitnet_model_params bitnet_model_params_default(void)
     p.use_mmap = true;
     p.cache_bytes = 0;
     p.head_type = -1;
+    p.prefetch = true;
     return p;
 }
 
@@ -44,6 +45,7 @@ static void model_free(bitnet_model *m)
     bn_free(m->head_data);
     pthread_mutex_destroy(&m->head_lock);
     pthread_mutex_destroy(&m->tokenizer_lock);
+    bn_prefetcher_free(m->prefetcher); /* its worker uses the store */
     bn_store_free(m->store);
     bn_gguf_free(&m->gguf);
     bn_source_close(&m->source);
@@ -77,6 +79,8 @@ static bitnet_status finish_load(bn_source *src, const bitnet_model_params *para
     bitnet_status s = bn_gguf_parse(&m->gguf, m->source.data, m->source.size);
     if (s == BITNET_OK)
         s = bn_store_new(params->cache_bytes, m->gguf.n_tensors, &m->store);
+    if (s == BITNET_OK && params->prefetch)
+        m->prefetcher = bn_prefetcher_new(m->store); /* a hint: NULL runs without */
     if (s != BITNET_OK) {
         /* Prefix the source so the message says which file failed. */
         char msg[BN_ERROR_MAX];

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "loader/gguf.h"
 #include "loader/source.h"
+#include "store/prefetch.h"
 #include "store/store.h"
 #include "tokenizer/tokenizer.h"
 
@@ -21,6 +22,7 @@ struct bitnet_model {
     bn_source source;
     bn_gguf gguf;
     bn_store *store;
+    bn_prefetcher *prefetcher; /* NULL: params.prefetch off (or no memory) */
     bitnet_model_params params;
     pthread_mutex_t error_lock;
     char last_error[BN_ERROR_MAX];
@@ -35,6 +37,11 @@ struct bitnet_model {
     bitnet_status tokenizer_status;
     bool tokenizer_tried;
     char tokenizer_error[BN_ERROR_MAX];
+    /* sha256 of the metadata and tensor table, for state files: computed on
+     * first use by bn_model_fingerprint (lib/state). fingerprint_state is
+     * 0 (not yet), 1 (being stored) or 2 (ready); zero from the calloc. */
+    atomic_int fingerprint_state;
+    uint8_t fingerprint[32];
 };
 
 /* Record the thread's current error message on the model too and return

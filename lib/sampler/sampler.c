@@ -173,6 +173,42 @@ bitnet_status bn_sampler_set_rng(bitnet_sampler *sampler, const uint64_t state[4
     return BITNET_OK;
 }
 
+int32_t bn_sampler_get_history(const bitnet_sampler *sampler, bitnet_token *out)
+{
+    const int32_t n = sampler->history_len;
+    if (out && n > 0) {
+        /* Until the window is full the history is in order; after that the
+         * oldest entry is at history_head. */
+        const int32_t head = n == sampler->params.penalty_last_n ? sampler->history_head : 0;
+        memcpy(out, sampler->history + head, (size_t)(n - head) * sizeof *out);
+        memcpy(out + (n - head), sampler->history, (size_t)head * sizeof *out);
+    }
+    return n;
+}
+
+bitnet_status bn_sampler_set_history(bitnet_sampler *sampler, const bitnet_token *tokens, int32_t n)
+{
+    if (n < 0 || (n > 0 && !tokens))
+        return bn_error(BITNET_ERR_INVALID_ARGUMENT, "sampler history of %d tokens", (int)n);
+    for (int32_t i = 0; i < n; i++)
+        if (tokens[i] < 0)
+            return bn_error(BITNET_ERR_OUT_OF_RANGE, "sampler history token %d is negative", (int)tokens[i]);
+    const int32_t keep = n < sampler->params.penalty_last_n ? n : sampler->params.penalty_last_n;
+    if (keep > sampler->history_cap) {
+        bitnet_token *h = bn_malloc((size_t)keep * sizeof *h);
+        if (!h)
+            return bn_error(BITNET_ERR_OUT_OF_MEMORY, "cannot allocate a sampler history of %d tokens", (int)keep);
+        bn_free(sampler->history);
+        sampler->history = h;
+        sampler->history_cap = keep;
+    }
+    if (keep > 0)
+        memcpy(sampler->history, tokens + (n - keep), (size_t)keep * sizeof *tokens);
+    sampler->history_len = keep;
+    sampler->history_head = 0; /* in order: when full, the oldest is at 0 */
+    return BITNET_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* History and penalties                                                    */
 /* ------------------------------------------------------------------------ */

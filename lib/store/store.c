@@ -14,6 +14,8 @@ typedef struct entry {
     float *data;
     uint64_t bytes;
     int pins;
+    bool prefetched; /* filled by the prefetcher, not used since */
+    bool detached;   /* not in the cache (no room): freed on release */
     struct entry *newer, *older; /* LRU list: head is the most recently used */
 } entry;
 
@@ -25,6 +27,7 @@ struct bn_store {
     entry **by_index; /* tensor index -> entry or NULL; NULL when budget is 0 */
     entry *mru, *lru;
     uint64_t hits, misses, evictions, entries;
+    uint64_t prefetch_issued, prefetch_hits, peak;
 };
 
 bitnet_status bn_store_new(uint64_t budget, int64_t n_tensors, bn_store **out)
@@ -93,7 +96,7 @@ static void push_front(bn_store *s, entry *e)
 }
 
 /* Evict unpinned entries from the cold end until `need` more bytes fit. */
-static int make_room(bn_store *s, uint64_t need)
+static int make_room(bn_store *s, uint64_t need, uint64_t *evicted)
 {
     entry *e = s->lru;
     while (e && s->resident + need > s->budget) {
@@ -104,6 +107,8 @@ static int make_room(bn_store *s, uint64_t need)
             s->resident -= e->bytes;
             s->entries--;
             s->evictions++;
+            if (evicted)
+                ++*evicted;
             bn_free(e->data);
             bn_free(e);
         }
@@ -156,17 +161,20 @@ static entry *insert(bn_store *s, int64_t idx, float **whole, uint64_t bytes)
         e->pins++;
         bn_free(*whole);
         *whole = NULL;
-    } else if (fresh && make_room(s, bytes)) {
+    } else if (fresh && make_room(s, bytes, NULL)) {
         e = fresh;
         fresh = NULL;
         e->idx = idx;
         e->data = *whole;
         e->bytes = bytes;
         e->pins = 1;
+        e->prefetched = e->detached = false;
         push_front(s, e);
         s->by_index[idx] = e;
         s->resident += bytes;
         s->entries++;
+        if (s->resident > s->peak)
+            s->peak = s->resident;
         *whole = NULL;
     }
     pthread_mutex_unlock(&s->lock);
@@ -223,5 +231,155 @@ void bn_store_get_stats(bn_store *s, bitnet_store_stats *out)
     out->bytes_resident = s->resident;
     out->bytes_budget = s->budget;
     out->entries = s->entries;
+    out->prefetch_issued = s->prefetch_issued;
+    out->prefetch_hits = s->prefetch_hits;
+    out->bytes_peak = s->peak;
+    pthread_mutex_unlock(&s->lock);
+}
+
+bool bn_store_enabled(const bn_store *s)
+{
+    return s->by_index != NULL;
+}
+
+uint64_t bn_store_budget(const bn_store *s)
+{
+    return s->budget;
+}
+
+/* --- whole tensors for compute (pinned) and prefetch ----------------------- */
+
+bitnet_status bn_store_acquire_f32(bn_store *s, const bn_gguf_tensor *t, int64_t idx, bn_store_fill_fn fill,
+                                   void *fill_arg, const float **data, void **pin, bn_store_counters *c)
+{
+    *data = NULL;
+    *pin = NULL;
+    pthread_mutex_lock(&s->lock);
+    entry *e = s->by_index ? s->by_index[idx] : NULL;
+    if (e) {
+        e->pins++;
+        s->hits++;
+        if (c)
+            c->hits++;
+        if (e->prefetched) {
+            e->prefetched = false;
+            s->prefetch_hits++;
+            if (c)
+                c->prefetch_hits++;
+        }
+        unlink_entry(s, e);
+        push_front(s, e);
+        pthread_mutex_unlock(&s->lock);
+        *data = e->data, *pin = e;
+        return BITNET_OK;
+    }
+    s->misses++;
+    if (c)
+        c->misses++;
+    pthread_mutex_unlock(&s->lock);
+
+    const uint64_t bytes = (uint64_t)t->n_elements * sizeof(float);
+    entry *fresh = bn_malloc(sizeof *fresh);
+    float *whole = fresh && bytes <= SIZE_MAX ? bn_malloc((size_t)bytes) : NULL;
+    if (!whole) {
+        bn_free(fresh);
+        return bn_error(BITNET_ERR_OUT_OF_MEMORY, "cannot allocate %llu bytes to dequantize '%s'",
+                        (unsigned long long)bytes, t->name);
+    }
+    fill(fill_arg, t, whole);
+    memset(fresh, 0, sizeof *fresh);
+    fresh->idx = idx, fresh->data = whole, fresh->bytes = bytes, fresh->pins = 1;
+
+    pthread_mutex_lock(&s->lock);
+    e = s->by_index ? s->by_index[idx] : NULL;
+    uint64_t evicted = 0;
+    if (e) { /* another context inserted it meanwhile: use theirs */
+        e->pins++;
+        pthread_mutex_unlock(&s->lock);
+        bn_free(whole);
+        bn_free(fresh);
+        *data = e->data, *pin = e;
+        return BITNET_OK;
+    }
+    if (s->by_index && make_room(s, bytes, &evicted)) {
+        push_front(s, fresh);
+        s->by_index[idx] = fresh;
+        s->resident += bytes;
+        s->entries++;
+        if (s->resident > s->peak)
+            s->peak = s->resident;
+    } else {
+        fresh->detached = true;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (c)
+        c->evictions += evicted;
+    *data = whole, *pin = fresh;
+    return BITNET_OK;
+}
+
+void bn_store_release(bn_store *s, void *pin)
+{
+    entry *e = pin;
+    if (!e)
+        return;
+    if (e->detached) {
+        bn_free(e->data);
+        bn_free(e);
+        return;
+    }
+    unpin(s, e);
+}
+
+static void fill_serial(void *arg, const bn_gguf_tensor *t, float *out)
+{
+    (void)arg;
+    const bn_type_traits *tr = bn_type_traits_get(t->type);
+    tr->dequantize_row(t->data, out, t->n_elements,
+                       tr->tail_bytes ? t->data + t->n_bytes - (uint64_t)tr->tail_bytes : NULL);
+}
+
+void bn_store_prefetch(bn_store *s, const bn_gguf_tensor *t, int64_t idx)
+{
+    const bn_type_traits *tr = bn_type_traits_get(t->type);
+    const uint64_t bytes = (uint64_t)t->n_elements * sizeof(float);
+    if (!s->by_index || !tr || !tr->dequantize_row || t->type == BITNET_TYPE_F32)
+        return;
+    pthread_mutex_lock(&s->lock);
+    /* only into free room: prefetching must not push out what runs now */
+    const bool skip = s->by_index[idx] || s->resident + bytes > s->budget;
+    pthread_mutex_unlock(&s->lock);
+    if (skip)
+        return;
+    entry *fresh = bn_malloc(sizeof *fresh);
+    float *whole = fresh ? bn_malloc((size_t)bytes) : NULL;
+    if (!whole) {
+        bn_free(fresh);
+        return;
+    }
+    fill_serial(NULL, t, whole);
+    memset(fresh, 0, sizeof *fresh);
+    fresh->idx = idx, fresh->data = whole, fresh->bytes = bytes, fresh->prefetched = true;
+    pthread_mutex_lock(&s->lock);
+    const bool fits = !s->by_index[idx] && s->resident + bytes <= s->budget;
+    if (fits) {
+        push_front(s, fresh);
+        s->by_index[idx] = fresh;
+        s->resident += bytes;
+        s->entries++;
+        if (s->resident > s->peak)
+            s->peak = s->resident;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!fits) {
+        bn_free(whole);
+        bn_free(fresh);
+    }
+}
+
+void bn_store_note_prefetch(bn_store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->prefetch_issued++;
     pthread_mutex_unlock(&s->lock);
 }

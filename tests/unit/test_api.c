@@ -38,7 +38,8 @@ static void test_status_strings_are_pinned(void **state)
     assert_int_equal(BITNET_ERR_CONTEXT_FULL, 10);
     assert_int_equal(BITNET_ERR_ABORTED, 11);
     assert_int_equal(BITNET_ERR_INTERNAL, 12);
-    for (int s = 0; s <= 12; s++) {
+    assert_int_equal(BITNET_ERR_MEMORY_BUDGET, 13);
+    for (int s = 0; s <= 13; s++) {
         const char *text = bitnet_status_str((bitnet_status)s);
         assert_non_null(text);
         assert_true(strlen(text) > 0);

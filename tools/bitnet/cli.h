@@ -45,4 +45,14 @@ bitnet_status cli_tokenize(const bitnet_model *m, const char *text, uint32_t fla
 /* Milliseconds on a monotonic clock. */
 double cli_now_ms(void);
 
+/* `bitnet run --load-state FILE` (prompt_cache.c): load a saved state into
+ * the (empty) context and keep the positions that match the prompt's first
+ * tokens, always leaving at least one prompt token to decode. Returns how
+ * many prompt tokens are reused (0 when the file cannot be used: the reason
+ * goes to stderr and the context stays empty). */
+size_t cli_prompt_cache_load(bitnet_context *ctx, const char *path, const bitnet_token *prompt, size_t n_prompt);
+
+/* `bitnet run --stats`: context and weight-store counters (run_stats.c). */
+void cli_print_stats(FILE *f, const bitnet_context *ctx);
+
 #endif

@@ -23,6 +23,7 @@
 static const char usage[] =
     "bitnet bench --model PATH [-p 128] [-n 64] [-t 1,2] [-r 5] [--json FILE|-] [--md]\n"
     "             [--backend NAME] [--head-type TYPE] [--kv-type f32|f16] [--blas-min-batch N] [--bw-mib 1024]\n"
+    "             [--cache-bytes N] [--no-prefetch]\n"
     "             [--no-sha]\n"
     "  (charts: scripts/plot-bench.py OUT.svg A.json [B.json ...])";
 
@@ -33,7 +34,9 @@ static const char usage[] =
 
 typedef struct bench_opts {
     const char *model, *pp, *tg, *threads, *reps, *json, *md, *backend, *bw_mib, *no_sha, *head_type, *blas_min, *kv;
+    const char *cache, *no_prefetch;
     int32_t head, blas_min_batch, kv_type; /* parsed: -1 = library default */
+    long long cache_bytes;
 } bench_opts;
 
 typedef struct series {
@@ -47,6 +50,8 @@ typedef struct thread_result {
     series load_ms, pp_ts, tg_ts;
     uint64_t peak_rss;
     bitnet_store_stats stats;
+    bitnet_context_stats cstats; /* of the context that ran pp and tg */
+    bitnet_context_memory_info mem;
     double bandwidth_gbps;
 } thread_result;
 
@@ -177,6 +182,8 @@ static bitnet_status open_model(const bench_opts *o, int threads, int32_t n_ctx,
 {
     bitnet_model_params mp = bitnet_model_params_default();
     mp.head_type = o->head;
+    mp.cache_bytes = (uint64_t)o->cache_bytes;
+    mp.prefetch = !o->no_prefetch;
     bitnet_status s = bitnet_model_load_file(o->model, &mp, m);
     if (s)
         return s;
@@ -260,8 +267,14 @@ static bitnet_status bench_threads(const bench_opts *o, int threads, int p, int 
                 r->tg_ts.v[r->tg_ts.n++] = ts;
     }
     r->stats.struct_size = sizeof r->stats;
+    r->cstats.struct_size = sizeof r->cstats;
+    r->mem.struct_size = sizeof r->mem;
     if (m)
         bitnet_model_store_stats(m, &r->stats);
+    if (ctx) {
+        bitnet_context_stats_get(ctx, &r->cstats);
+        bitnet_context_memory(ctx, &r->mem);
+    }
     r->peak_rss = bench_peak_rss();
     bitnet_context_free(ctx);
     bitnet_model_release(m);
@@ -370,9 +383,22 @@ static void write_json(FILE *f, const bench_opts *o, const model_facts *mf, cons
         fprintf(f,
                 "     \"store_stats\": {\"hits\": %" PRIu64 ", \"misses\": %" PRIu64 ", \"evictions\": %" PRIu64
                 ", \"bytes_resident\": %" PRIu64 ", \"bytes_budget\": %" PRIu64 ", \"bytes_mapped\": %" PRIu64
-                ", \"entries\": %" PRIu64 "}}%s\n",
+                ", \"entries\": %" PRIu64 ", \"bytes_peak\": %" PRIu64 ", \"prefetch_issued\": %" PRIu64
+                ", \"prefetch_hits\": %" PRIu64 "},\n",
                 st->hits, st->misses, st->evictions, st->bytes_resident, st->bytes_budget, st->bytes_mapped,
-                st->entries, i + 1 < n_res ? "," : "");
+                st->entries, st->bytes_peak, st->prefetch_issued, st->prefetch_hits);
+        const bitnet_context_stats *cs = &r->cstats;
+        fprintf(f,
+                "     \"context_stats\": {\"decode_calls\": %" PRIu64 ", \"prefill_tokens\": %" PRIu64
+                ", \"decode_tokens\": %" PRIu64 ", \"prefill_ns\": %" PRIu64 ", \"decode_ns\": %" PRIu64
+                ", \"cache_hits\": %" PRIu64 ", \"cache_misses\": %" PRIu64 ", \"cache_evictions\": %" PRIu64
+                ", \"prefetch_hits\": %" PRIu64 "},\n",
+                cs->n_decode_calls, cs->n_prefill_tokens, cs->n_decode_tokens, cs->prefill_ns, cs->decode_ns,
+                cs->cache_hits, cs->cache_misses, cs->cache_evictions, cs->prefetch_hits);
+        fprintf(f,
+                "     \"context_memory\": {\"kv_bytes\": %" PRIu64 ", \"scratch_bytes\": %" PRIu64
+                ", \"total_bytes\": %" PRIu64 "}}%s\n",
+                r->mem.kv_bytes, r->mem.scratch_bytes, r->mem.total_bytes, i + 1 < n_res ? "," : "");
     }
     fputs("  ]\n}\n", f);
 }
@@ -465,6 +491,7 @@ static int bench(bench_opts *o)
     }
     if ((o->head_type && (rc = cli_type(usage, "--head-type", o->head_type, &o->head))) ||
         (o->blas_min && (rc = cli_int(usage, "--blas-min-batch", o->blas_min, 0, 1 << 20, &blas))) ||
+        (o->cache && (rc = cli_int(usage, "--cache-bytes", o->cache, 0, (long long)1 << 50, &o->cache_bytes))) ||
         (o->pp && (rc = cli_int(usage, "-p", o->pp, 0, 1 << 16, &p))) ||
         (o->tg && (rc = cli_int(usage, "-n", o->tg, 0, 1 << 16, &n))) ||
         (o->reps && (rc = cli_int(usage, "-r", o->reps, 1, MAX_REPS, &reps))) ||
@@ -552,6 +579,7 @@ int cmd_bench(int argc, char **argv)
         {"-t", 1, &o.threads},    {"-r", 1, &o.reps},          {"--json", 1, &o.json},     {"--md", 0, &o.md},
         {"--backend", 1, &o.backend}, {"--bw-mib", 1, &o.bw_mib}, {"--no-sha", 0, &o.no_sha},
         {"--head-type", 1, &o.head_type}, {"--blas-min-batch", 1, &o.blas_min}, {"--kv-type", 1, &o.kv},
+        {"--cache-bytes", 1, &o.cache}, {"--no-prefetch", 0, &o.no_prefetch},
     };
     int rc = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), usage);
     if (rc)

@@ -11,11 +11,16 @@
 static const char usage[] =
     "bitnet run --model PATH --prompt TEXT [--max-new-tokens N] [--temp T] [--top-k K] [--top-p P]\n"
     "           [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx N] [--no-bos]\n"
-    "           [--ignore-eos] [--json] [--dump-logits FILE] [--head-type TYPE]";
+    "           [--ignore-eos] [--json] [--dump-logits FILE] [--head-type TYPE]\n"
+    "           [--load-state FILE] [--save-state FILE] [--stats] [--cache-bytes N] [--no-prefetch]\n"
+    "           [--config FILE]   (YAML, see README \"Configuration file\"; flags override it)";
 
 typedef struct run_opts {
     const char *model, *prompt, *max_new, *temp, *top_k, *top_p, *min_p, *repeat, *seed, *threads, *ctx;
     const char *no_bos, *ignore_eos, *json, *dump, *head_type;
+    const char *load_state, *save_state; /* prompt cache in; context + sampler state out */
+    const char *config;                  /* --config FILE */
+    const char *stats, *cache_bytes, *no_prefetch;
 } run_opts;
 
 typedef struct run_state {
@@ -24,6 +29,8 @@ typedef struct run_state {
     bitnet_sampler *sampler;
     bitnet_token *prompt, *out;
     size_t n_prompt, n_out;
+    size_t n_reused; /* prompt tokens whose positions came from --load-state */
+    bitnet_config *config; /* --config: its strings are borrowed until the end */
     FILE *dump;
     double prefill_ms, decode_ms;
 } run_state;
@@ -63,7 +70,8 @@ static bitnet_status generate(run_state *st, long long max_new, bool ignore_eos,
 {
     const int32_t n_vocab = bitnet_vocab_size(st->model);
     double t0 = cli_now_ms();
-    bitnet_status s = bitnet_context_decode(st->ctx, st->prompt, (int32_t)st->n_prompt);
+    bitnet_status s =
+        bitnet_context_decode(st->ctx, st->prompt + st->n_reused, (int32_t)(st->n_prompt - st->n_reused));
     st->prefill_ms = cli_now_ms() - t0;
     if (s)
         return s;
@@ -123,28 +131,75 @@ static void print_json(const run_state *st)
     free(text);
 }
 
+/* --config FILE: the file's values go over the library defaults, and the
+ * flags given on the command line over them (a flag not given leaves its
+ * option NULL). Model path, prompt and state files are filled in here. */
+static int load_config(run_opts *o, run_state *st)
+{
+    if (!o->config)
+        return 0;
+    bitnet_status s = bitnet_config_load_file(o->config, &st->config);
+    if (s)
+        return cli_fail("cannot load the configuration", s);
+    bitnet_config_generate g = {.struct_size = sizeof g, .n_predict = -1};
+    bitnet_config_generate_params(st->config, &g);
+    if (!o->model)
+        o->model = bitnet_config_model_path(st->config);
+    if (!o->prompt)
+        o->prompt = g.prompt;
+    if (!o->load_state)
+        o->load_state = g.state_load;
+    if (!o->save_state)
+        o->save_state = g.state_save;
+    return 0;
+}
+
+static void config_params(const bitnet_config *c, bitnet_model_params *mp, bitnet_context_params *cp,
+                          bitnet_sampler_params *sp, long long *max_new)
+{
+    if (!c)
+        return;
+    bitnet_config_model_params(c, mp);
+    bitnet_config_context_params(c, cp);
+    bitnet_config_sampler_params(c, sp);
+    bitnet_config_generate g = {.struct_size = sizeof g, .n_predict = -1};
+    bitnet_config_generate_params(c, &g);
+    if (g.n_predict >= 0)
+        *max_new = g.n_predict;
+}
+
 static int run(const run_opts *o, run_state *st)
 {
     long long max_new = 64, threads = 1, n_ctx = 0;
+    bitnet_model_params mp = bitnet_model_params_default();
+    bitnet_context_params cp = bitnet_context_params_default();
+    bitnet_sampler_params sp = bitnet_sampler_params_default();
+    config_params(st->config, &mp, &cp, &sp, &max_new); /* defaults < --config < flags */
     int rc = 0;
     if ((o->max_new && (rc = cli_int(usage, "--max-new-tokens", o->max_new, 0, 1 << 24, &max_new))) ||
         (o->threads && (rc = cli_int(usage, "--threads", o->threads, 1, 256, &threads))) ||
         (o->ctx && (rc = cli_int(usage, "--ctx", o->ctx, 1, 1 << 20, &n_ctx))))
         return rc;
-    bitnet_sampler_params sp = bitnet_sampler_params_default();
     if ((rc = parse_sampler(o, &sp)))
         return rc;
     if (!*o->prompt)
         return cli_usage(usage, "--prompt is empty");
-    bitnet_model_params mp = bitnet_model_params_default();
     if (o->head_type && (rc = cli_type(usage, "--head-type", o->head_type, &mp.head_type)))
         return rc;
+    long long cache_bytes = 0;
+    if (o->cache_bytes && (rc = cli_int(usage, "--cache-bytes", o->cache_bytes, 0, (long long)1 << 50, &cache_bytes)))
+        return rc;
+    if (o->cache_bytes)
+        mp.cache_bytes = (uint64_t)cache_bytes;
+    if (o->no_prefetch)
+        mp.prefetch = false;
     bitnet_status s = bitnet_model_load_file(o->model, &mp, &st->model);
     if (s)
         return cli_fail("cannot load model", s);
-    bitnet_context_params cp = bitnet_context_params_default();
-    cp.n_threads = (int32_t)threads;
-    cp.n_ctx = (int32_t)n_ctx;
+    if (o->threads)
+        cp.n_threads = (int32_t)threads;
+    if (o->ctx)
+        cp.n_ctx = (int32_t)n_ctx;
     if ((s = bitnet_context_new(st->model, &cp, &st->ctx)))
         return cli_fail("cannot create context", s);
     if ((s = bitnet_sampler_new(&sp, &st->sampler)))
@@ -166,12 +221,20 @@ static int run(const run_opts *o, run_state *st)
         fprintf(stderr, "bitnet: cannot open %s: %s\n", o->dump, strerror(errno));
         return 1;
     }
+    if (o->load_state)
+        st->n_reused = cli_prompt_cache_load(st->ctx, o->load_state, st->prompt, st->n_prompt);
     if ((s = generate(st, max_new, o->ignore_eos != NULL, !o->json)))
         return cli_fail("generation failed", s);
+    if (o->save_state && (s = bitnet_context_state_save(st->ctx, st->sampler, o->save_state)))
+        return cli_fail("cannot save the state", s);
     if (o->json)
         print_json(st);
     else
         putchar('\n');
+    if (o->stats) {
+        fflush(stdout); /* the text first, then the figures */
+        cli_print_stats(stderr, st->ctx);
+    }
     return 0;
 }
 
@@ -184,14 +247,20 @@ int cmd_run(int argc, char **argv)
         {"--min-p", 1, &o.min_p},       {"--repeat-penalty", 1, &o.repeat}, {"--seed", 1, &o.seed},
         {"--threads", 1, &o.threads},   {"--ctx", 1, &o.ctx},         {"--no-bos", 0, &o.no_bos},
         {"--ignore-eos", 0, &o.ignore_eos}, {"--json", 0, &o.json},   {"--dump-logits", 1, &o.dump},
-        {"--head-type", 1, &o.head_type},
+        {"--head-type", 1, &o.head_type}, {"--load-state", 1, &o.load_state}, {"--save-state", 1, &o.save_state},
+        {"--config", 1, &o.config},     {"--stats", 0, &o.stats},     {"--cache-bytes", 1, &o.cache_bytes},
+        {"--no-prefetch", 0, &o.no_prefetch},
     };
     int rc = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), usage);
     if (rc)
         return rc;
-    if (!o.model || !o.prompt)
-        return cli_usage(usage, "--model and --prompt are required");
     run_state st = {0};
+    if ((rc = load_config(&o, &st)))
+        return rc;
+    if (!o.model || !o.prompt) {
+        bitnet_config_free(st.config);
+        return cli_usage(usage, "--model and --prompt (or model.path and generate.prompt in --config) are required");
+    }
     rc = run(&o, &st);
     if (st.dump && fclose(st.dump) != 0 && !rc)
         rc = (fprintf(stderr, "bitnet: cannot write %s\n", o.dump), 1);
@@ -200,5 +269,6 @@ int cmd_run(int argc, char **argv)
     bitnet_sampler_free(st.sampler);
     bitnet_context_free(st.ctx);
     bitnet_model_release(st.model);
+    bitnet_config_free(st.config);
     return rc;
 }
