@@ -1,5 +1,7 @@
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/log.h"
@@ -224,6 +226,22 @@ static bitnet_status requantize(const bitnet_weights *src, uint32_t type, void *
     return BITNET_OK;
 }
 
+/* The stored head was read once to re-quantize it; a mapped file's pages
+ * of it are handed back (they are clean: a later read, such as an embedding
+ * row of a tied head, pages the needed rows in again), so RSS holds the
+ * copy, not both. Heap and borrowed sources keep theirs. */
+static void release_pages(const bitnet_model *m, const bitnet_weights *w)
+{
+    if (m->source.kind != BN_SOURCE_MMAP)
+        return;
+    const long pg = sysconf(_SC_PAGESIZE);
+    const uintptr_t mask = (uintptr_t)(pg > 0 ? pg : 4096) - 1;
+    const uintptr_t a = ((uintptr_t)w->data + mask) & ~mask; /* whole pages inside the tensor only */
+    const uintptr_t b = ((uintptr_t)w->data + w->row_bytes * (size_t)w->n_rows) & ~mask;
+    if (b > a)
+        (void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 bitnet_status bn_model_head(const bitnet_model *model, bitnet_weights *w)
 {
     bitnet_model *m = (bitnet_model *)model; /* the head copy is built once, under its lock */
@@ -233,9 +251,11 @@ bitnet_status bn_model_head(const bitnet_model *model, bitnet_weights *w)
     pthread_mutex_lock(&m->head_lock);
     if (!m->head_data) {
         s = requantize(w, (uint32_t)m->params.head_type, &m->head_data, &m->head);
-        if (!s)
+        if (!s) {
             bn_log(BITNET_LOG_INFO, "output head re-quantized from %s to %s", bitnet_type_name(w->type),
                    bitnet_type_name(m->head.type));
+            release_pages(m, w);
+        }
     }
     if (!s)
         *w = m->head;
