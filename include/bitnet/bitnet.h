@@ -373,8 +373,9 @@ typedef struct bitnet_context_params {
     const char *backend; /* kernel backend by name (bitnet_experimental.h);
                           * NULL: the best one this CPU supports            */
     /* Batches of at least this many tokens run non-ternary weights through
-     * OpenBLAS sgemm when the build has it (see `bitnet bench`); 0 = never.
-     * Default 32. */
+     * OpenBLAS sgemm when the build has it; 0 = never. Default 256: measured
+     * on the 2-core reference machine (docs/PERFORMANCE.md), sgemm beats the
+     * int8 Q8_0 kernels only from about 256 tokens and never the F16 ones. */
     int32_t blas_min_batch;
 } bitnet_context_params;
 

@@ -30,7 +30,7 @@ bitnet_context_params bitnet_context_params_default(void)
     p.kv_type = BITNET_TYPE_F32;
     p.logits_all = false;
     p.backend = NULL;
-    p.blas_min_batch = 32;
+    p.blas_min_batch = 256;
     return p;
 }
 
