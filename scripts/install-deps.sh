@@ -3,7 +3,9 @@
 # non-interactive). Uses sudo when not root.
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev llvm binutils
-      libcmocka-dev libyaml-dev libzstd-dev libopenblas-dev valgrind python3)
+      libcmocka-dev libyaml-dev libzstd-dev libopenblas-dev valgrind python3
+      python3-numpy cargo golang-go  # these three: the bindings' tests (bindings/)
+      abigail-tools g++)             # the ABI check (abidw/abidiff), examples/simple.cpp
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -155,14 +155,20 @@ typedef struct bitnet_model_params {
 
 BITNET_API bitnet_model_params bitnet_model_params_default(void);
 
-/* Load a GGUF (v2/v3) file. `params` may be NULL for defaults.
- * On success *out holds a model with one reference, owned by the caller. */
+/* Load a model, chosen by content: a GGUF (v2/v3) file, or a Hugging Face
+ * model directory (config.json, model.safetensors, tokenizer.json, optional
+ * tokenizer_config.json), named by the directory or by its
+ * model.safetensors. A directory's metadata and tensors read under their
+ * GGUF names (README "Hugging Face directories"). `params` may be NULL for
+ * defaults. On success *out holds a model with one reference, owned by the
+ * caller. */
 BITNET_API bitnet_status bitnet_model_load_file(const char *path, const bitnet_model_params *params,
                                                 bitnet_model **out);
 
-/* Load from the caller's buffer, which is NOT copied: it must stay valid and
- * unchanged until the model's last reference is released. `use_mmap` is
- * ignored. */
+/* Load a GGUF file from the caller's buffer, which is NOT copied: it must
+ * stay valid and unchanged until the model's last reference is released.
+ * `use_mmap` is ignored. SafeTensors bytes alone are not a model
+ * (BITNET_ERR_BAD_FORMAT): load their directory with bitnet_model_load_file. */
 BITNET_API bitnet_status bitnet_model_load_memory(const void *data, size_t size,
                                                   const bitnet_model_params *params,
                                                   bitnet_model **out);
@@ -176,7 +182,7 @@ BITNET_API void bitnet_model_release(bitnet_model *model);
  * local to the calling thread, valid until its next libbitnet call. */
 BITNET_API const char *bitnet_model_last_error(const bitnet_model *model);
 
-/* GGUF version of the loaded file (2 or 3). */
+/* GGUF version of the loaded file (2 or 3); 0 for a Hugging Face directory. */
 BITNET_API uint32_t bitnet_model_gguf_version(const bitnet_model *model);
 
 /* ------------------------------------------------------------------------ */

@@ -190,9 +190,24 @@ bitnet_status bn_arch_bind(const bn_gguf *g, bn_arch_model *am)
     if ((s = bind_tensor(g, "token_embd.weight", hp->n_embd, hp->n_vocab, false, &am->tok_embd)) ||
         (s = bind_tensor(g, "output_norm.weight", hp->n_embd, 1, false, &am->output_norm)))
         return s;
+    /* Callers size their reads of a logits row by bitnet_vocab_size() (the
+     * README's generation loop does): the tokenizer must not name more
+     * tokens than the embedding and the head have rows. Fewer is fine
+     * (embeddings padded to a round size). */
+    const struct bitnet_value *toks = find(g, "tokenizer.ggml.tokens");
+    if (toks && toks->type == BITNET_VALUE_ARRAY && toks->len > (uint64_t)hp->n_vocab)
+        return bn_error(BITNET_ERR_BAD_FORMAT,
+                        "tokenizer.ggml.tokens has %llu entries, more than the %lld rows of token_embd.weight",
+                        (unsigned long long)toks->len, (long long)hp->n_vocab);
     const char *head = tensor(g, "output.weight") ? "output.weight" : "token_embd.weight";
     if ((s = bind_weights(g, head, hp->n_embd, hp->n_vocab, &am->output)))
         return s;
+    /* Each block has at least 9 tensors (2 norms, 7 matrices): a block_count
+     * the tensor table cannot back is refused before the layer table is
+     * allocated (2^24 blocks would take gigabytes from a 4-byte value). */
+    if (hp->n_layer > g->n_tensors / 9)
+        return bn_error(BITNET_ERR_BAD_FORMAT, "%s.block_count %lld needs at least %lld tensors; the file has %lld",
+                        hp->arch_name, (long long)hp->n_layer, (long long)hp->n_layer * 9, (long long)g->n_tensors);
     am->layers = bn_calloc((size_t)hp->n_layer, sizeof *am->layers);
     if (!am->layers)
         return bn_error(BITNET_ERR_OUT_OF_MEMORY, "cannot allocate %lld layers", (long long)hp->n_layer);

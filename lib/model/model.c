@@ -1,10 +1,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "loader/hf.h"
+#include "loader/safetensors.h"
 #include "quant/quant.h"
 #include "model/model_internal.h"
 
@@ -55,22 +58,29 @@ static void model_free(bitnet_model *m)
     bn_free(m);
 }
 
-/* Takes ownership of `src` whatever the outcome. */
-static bitnet_status finish_load(bn_source *src, const bitnet_model_params *params, const char *what,
+/* Takes ownership of `src` (and of `built`, tables already built from a
+ * Hugging Face directory; NULL: parse `src` as GGUF) whatever the outcome. */
+static bitnet_status finish_load(bn_source *src, bn_gguf *built, const bitnet_model_params *params, const char *what,
                                  bitnet_model **out)
 {
     bitnet_model *m = bn_calloc(1, sizeof *m);
     if (!m) {
+        if (built)
+            bn_gguf_free(built);
         bn_source_close(src);
         return bn_error(BITNET_ERR_OUT_OF_MEMORY, "cannot allocate the model");
     }
     if (pthread_mutex_init(&m->error_lock, NULL) != 0 || pthread_mutex_init(&m->head_lock, NULL) != 0) {
+        if (built)
+            bn_gguf_free(built);
         bn_source_close(src);
         bn_free(m);
         return bn_error(BITNET_ERR_INTERNAL, "cannot create the model lock");
     }
     if (pthread_mutex_init(&m->tokenizer_lock, NULL) != 0) { /* tokenizer */
         pthread_mutex_destroy(&m->error_lock);
+        if (built)
+            bn_gguf_free(built);
         bn_source_close(src);
         bn_free(m);
         return bn_error(BITNET_ERR_INTERNAL, "cannot create the tokenizer lock");
@@ -78,7 +88,11 @@ static bitnet_status finish_load(bn_source *src, const bitnet_model_params *para
     m->source = *src;
     m->params = *params;
     atomic_init(&m->refs, 1);
-    bitnet_status s = bn_gguf_parse(&m->gguf, m->source.data, m->source.size);
+    bitnet_status s = BITNET_OK;
+    if (built)
+        m->gguf = *built;
+    else
+        s = bn_gguf_parse(&m->gguf, m->source.data, m->source.size);
     if (s == BITNET_OK)
         s = bn_store_new(params->cache_bytes, m->gguf.n_tensors, &m->store);
     if (s == BITNET_OK && params->prefetch)
@@ -91,12 +105,28 @@ static bitnet_status finish_load(bn_source *src, const bitnet_model_params *para
         model_free(m);
         return s;
     }
-    bn_log(BITNET_LOG_INFO, "%s: GGUF v%u, %lld keys, %lld tensors", what, m->gguf.version,
-           (long long)m->gguf.n_kv, (long long)m->gguf.n_tensors);
+    if (built)
+        bn_log(BITNET_LOG_INFO, "%s: Hugging Face model, %lld keys, %lld tensors", what, (long long)m->gguf.n_kv,
+               (long long)m->gguf.n_tensors);
+    else
+        bn_log(BITNET_LOG_INFO, "%s: GGUF v%u, %lld keys, %lld tensors", what, m->gguf.version,
+               (long long)m->gguf.n_kv, (long long)m->gguf.n_tensors);
     *out = m;
     return BITNET_OK;
 }
 
+/* The message of a failed Hugging Face load, prefixed with the path. */
+static bitnet_status hf_failed(const char *path, bitnet_status s)
+{
+    char msg[BN_ERROR_MAX];
+    snprintf(msg, sizeof msg, "%s: %s", path, bn_error_message());
+    bn_error_set_message(msg);
+    return s;
+}
+
+/* Dispatch by content: a directory is a Hugging Face model; a file is GGUF
+ * unless its bytes start like SafeTensors (then its directory is the
+ * model). */
 bitnet_status bitnet_model_load_file(const char *path, const bitnet_model_params *params, bitnet_model **out)
 {
     if (!out)
@@ -109,9 +139,22 @@ bitnet_status bitnet_model_load_file(const char *path, const bitnet_model_params
     if (s)
         return s;
     bn_source src;
+    bn_gguf hf;
+    struct stat st;
+    memset(&src, 0, sizeof src);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if ((s = bn_hf_load(path, false, p.use_mmap, &src, &hf)))
+            return hf_failed(path, s);
+        return finish_load(&src, &hf, &p, path, out);
+    }
     if ((s = bn_source_open_file(&src, path, p.use_mmap)))
         return s;
-    return finish_load(&src, &p, path, out);
+    if (!(src.size >= 4 && memcmp(src.data, "GGUF", 4) == 0) && bn_safetensors_sniff(src.data, src.size)) {
+        if ((s = bn_hf_load(path, true, p.use_mmap, &src, &hf)))
+            return hf_failed(path, s);
+        return finish_load(&src, &hf, &p, path, out);
+    }
+    return finish_load(&src, NULL, &p, path, out);
 }
 
 bitnet_status bitnet_model_load_memory(const void *data, size_t size, const bitnet_model_params *params,
@@ -126,9 +169,13 @@ bitnet_status bitnet_model_load_memory(const void *data, size_t size, const bitn
     bitnet_status s = read_params(params, &p);
     if (s)
         return s;
+    if (data && bn_safetensors_sniff(data, size))
+        return bn_error(BITNET_ERR_BAD_FORMAT,
+                        "<memory>: SafeTensors data is not a model by itself: load its Hugging Face directory "
+                        "(config.json, tokenizer.json) with bitnet_model_load_file");
     bn_source src;
     bn_source_borrow(&src, data ? data : "", size);
-    return finish_load(&src, &p, "<memory>", out);
+    return finish_load(&src, NULL, &p, "<memory>", out);
 }
 
 void bitnet_model_retain(bitnet_model *model)
@@ -232,8 +279,9 @@ static bitnet_status requantize(const bitnet_weights *src, uint32_t type, void *
  * copy, not both. Heap and borrowed sources keep theirs. */
 static void release_pages(const bitnet_model *m, const bitnet_weights *w)
 {
-    if (m->source.kind != BN_SOURCE_MMAP)
-        return;
+    const uint8_t *p = w->data;
+    if (m->source.kind != BN_SOURCE_MMAP || p < m->source.data || p >= m->source.data + m->source.size)
+        return; /* not in the file's mapping (e.g. a converted tensor of a Hugging Face model) */
     const long pg = sysconf(_SC_PAGESIZE);
     const uintptr_t mask = (uintptr_t)(pg > 0 ? pg : 4096) - 1;
     const uintptr_t a = ((uintptr_t)w->data + mask) & ~mask; /* whole pages inside the tensor only */

@@ -582,8 +582,28 @@ bitnet_status bitnet_context_state_load_memory(bitnet_context *ctx, bitnet_sampl
     return BITNET_OK;
 }
 
-/* The whole file into memory (prefixing errors with the path). */
-static bitnet_status read_file(const char *path, uint8_t **out, size_t *size)
+/* Reads exactly n bytes at offset `at` (pread: the file position stays). */
+static bitnet_status read_at(int fd, const char *path, uint8_t *buf, size_t n, uint64_t at)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, buf + got, n - got, (off_t)(at + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return bn_error(BITNET_ERR_IO, "%s: read failed at byte %llu of %zu: %s", path,
+                            (unsigned long long)(at + got), n, r < 0 ? strerror(errno) : "file shrank");
+        got += (size_t)r;
+    }
+    return BITNET_OK;
+}
+
+/* The whole file into memory (prefixing errors with the path). Its header
+ * is read and checked against the context first: a file that holds no
+ * state for this context, or is larger than any state its header
+ * describes can be (the header, then zstd's bound for that payload), is
+ * refused before anything is allocated for it. */
+static bitnet_status read_file(const bitnet_context *ctx, const char *path, uint8_t **out, size_t *size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -596,20 +616,33 @@ static bitnet_status read_file(const char *path, uint8_t **out, size_t *size)
         s = bn_error(BITNET_ERR_IO, "%s: not a regular file", path);
     else if ((uint64_t)st.st_size > SIZE_MAX)
         s = bn_error(BITNET_ERR_OUT_OF_MEMORY, "%s: file too large to address", path);
+    const uint64_t file_size = s ? 0 : (uint64_t)st.st_size;
+    if (!s && file_size > BN_STATE_HEADER_SIZE) {
+        uint8_t head[BN_STATE_HEADER_SIZE];
+        bn_state_header h;
+        s = read_at(fd, path, head, sizeof head, 0);
+        if (!s && ((s = bn_state_header_read(head, sizeof head, &h)) || (s = check_fits(ctx, &h)))) {
+            char msg[BN_ERROR_MAX];
+            snprintf(msg, sizeof msg, "%s: %s", path, bn_error_message());
+            bn_error_set_message(msg);
+        }
+        if (!s) {
+            const size_t bound = h.payload_size <= SIZE_MAX ? ZSTD_compressBound((size_t)h.payload_size) : 0;
+            if (bound == 0 || ZSTD_isError(bound) || bound > SIZE_MAX - BN_STATE_HEADER_SIZE)
+                s = bn_error(BITNET_ERR_OUT_OF_MEMORY, "%s: state payload of %llu bytes cannot be addressed", path,
+                             (unsigned long long)h.payload_size);
+            else if (file_size > BN_STATE_HEADER_SIZE + bound)
+                s = bn_error(BITNET_ERR_BAD_FORMAT,
+                             "%s: state file is %llu bytes; a state with this header takes at most %llu", path,
+                             (unsigned long long)file_size, (unsigned long long)(BN_STATE_HEADER_SIZE + bound));
+        }
+    }
     uint8_t *buf = NULL;
-    size_t n = s ? 0 : (size_t)st.st_size, got = 0;
+    const size_t n = (size_t)file_size;
     if (!s && !(buf = bn_malloc(n)))
         s = bn_error(BITNET_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes", path, n);
-    while (!s && got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            s = bn_error(BITNET_ERR_IO, "%s: read failed at byte %zu of %zu: %s", path, got, n,
-                         r < 0 ? strerror(errno) : "file shrank");
-        else
-            got += (size_t)r;
-    }
+    if (!s)
+        s = read_at(fd, path, buf, n, 0);
     close(fd);
     if (s) {
         bn_free(buf);
@@ -626,7 +659,7 @@ bitnet_status bitnet_context_state_load(bitnet_context *ctx, bitnet_sampler *sam
         return bn_error(BITNET_ERR_INVALID_ARGUMENT, "bitnet_context_state_load: NULL argument");
     uint8_t *buf = NULL;
     size_t n = 0;
-    bitnet_status s = read_file(path, &buf, &n);
+    bitnet_status s = read_file(ctx, path, &buf, &n);
     if (s)
         return s;
     s = bitnet_context_state_load_memory(ctx, sampler, buf, n);

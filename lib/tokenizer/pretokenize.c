@@ -85,10 +85,13 @@ static size_t llama3_next(const uint32_t *c, const uint8_t *fl, size_t n, size_t
     /* [^\r\n\p{L}\p{N}]?\p{L}+ */
     if (!is_newline(c[pos]) && !(f & BN_CPT_NUMBER) && ((f & BN_CPT_LETTER) || (at(fl, n, pos + 1) & BN_CPT_LETTER)))
         return run(fl, n, pos + 1, BN_CPT_LETTER, 0);
-    /* \p{N}{1,3} */
+    /* \p{N}{1,3}: look at 3 code points at most (scanning the whole run
+     * of digits each time made a long number quadratic) */
     if (f & BN_CPT_NUMBER) {
-        end = run(fl, n, pos, BN_CPT_NUMBER, 0);
-        return end - pos > 3 ? pos + 3 : end;
+        end = pos + 1;
+        while (end < pos + 3 && (at(fl, n, end) & BN_CPT_NUMBER))
+            end++;
+        return end;
     }
     /* ' ?[^\s\p{L}\p{N}]+[\r\n]*' */
     const uint8_t word = BN_CPT_WHITESPACE | BN_CPT_LETTER | BN_CPT_NUMBER;

@@ -3,15 +3,19 @@
  * Loads the input with bitnet_model_load_memory; when it loads, walks every
  * key and value (array elements up to a cap, nested arrays recursively),
  * every tensor info, and reads the first rows of each tensor as F32 and F16
- * into a bounded buffer, plus a few reads that must fail cleanly.
+ * into a bounded buffer, plus a few reads that must fail cleanly. The same
+ * bytes are then loaded as a file (a memfd, through /proc/self/fd), mapped
+ * and read in: both must give the status the memory load gave.
  *
  * Build (clang): -fsanitize=fuzzer,address,undefined with libbitnet.a.
- * With -DBN_FUZZ_STANDALONE it gets a main() that runs the files named on
+ * Linked with replay_main.c instead it runs the files and folders named on
  * the command line once each (regression runs without libFuzzer). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "bitnet/bitnet.h"
 
@@ -177,12 +181,52 @@ static void walk_tensors(bitnet_model *m, uint8_t *buf)
     (void)bitnet_model_tensor_info(m, n, &info);
 }
 
+/* The input as a file: bitnet_model_load_file, mapped or read, must agree
+ * with the memory load on the status. */
+static void load_as_file(const uint8_t *data, size_t size, bitnet_status expect)
+{
+    int fd = memfd_create("fuzz-gguf", 0);
+    if (fd < 0)
+        return;
+    size_t done = 0;
+    while (done < size) {
+        ssize_t w = write(fd, data + done, size - done);
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    if (done == size) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        for (int mmap_it = 0; mmap_it < 2; mmap_it++) {
+            bitnet_model_params params = bitnet_model_params_default();
+            params.use_mmap = mmap_it;
+            params.prefetch = false;
+            bitnet_model *m = NULL;
+            bitnet_status s = bitnet_model_load_file(path, &params, &m);
+            /* An empty file cannot be mapped: IO is fine there. */
+            if (s != expect && !(size == 0 && s == BITNET_ERR_IO)) {
+                fprintf(stderr, "fuzz_gguf: file load (%s) gave %s, memory load %s: %s\n",
+                        mmap_it ? "mmap" : "read", bitnet_status_str(s), bitnet_status_str(expect),
+                        bitnet_last_error());
+                abort();
+            }
+            if (m)
+                sink += (uint64_t)bitnet_model_tensor_count(m) + (uint64_t)bitnet_model_meta_count(m);
+            bitnet_model_release(m);
+        }
+    }
+    close(fd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     bitnet_model_params params = bitnet_model_params_default();
     params.cache_bytes = CACHE_BYTES;
     bitnet_model *m = NULL;
-    if (bitnet_model_load_memory(data, size, &params, &m) != BITNET_OK) {
+    bitnet_status status = bitnet_model_load_memory(data, size, &params, &m);
+    load_as_file(data, size, status);
+    if (status != BITNET_OK) {
         /* A failed load must leave a message and no model. */
         if (m != NULL || bitnet_last_error()[0] == '\0')
             abort();
@@ -202,56 +246,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bitnet_model_release(m);
     return 0;
 }
-
-#ifdef BN_FUZZ_STANDALONE
-/* Runs each file named on the command line through the harness once. */
-static int run_file(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        fprintf(stderr, "%s: cannot open\n", path);
-        return 1;
-    }
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, fp);
-        if (n < cap)
-            break;
-        uint8_t *bigger = realloc(buf, cap * 2);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    int err = ferror(fp) || !buf;
-    fclose(fp);
-    if (!err) {
-        /* An exact-size copy, so reads past the end are caught. */
-        uint8_t *exact = malloc(n ? n : 1);
-        err = !exact;
-        if (exact) {
-            if (n)
-                memcpy(exact, buf, n);
-            LLVMFuzzerTestOneInput(exact, n);
-            free(exact);
-        }
-    }
-    free(buf);
-    if (err)
-        fprintf(stderr, "%s: cannot read\n", path);
-    return err;
-}
-
-int main(int argc, char **argv)
-{
-    int failures = 0;
-    for (int i = 1; i < argc; i++)
-        failures += run_file(argv[i]);
-    printf("fuzz_gguf: %d file(s) run, %d unreadable\n", argc - 1, failures);
-    return failures ? 1 : 0;
-}
-#endif

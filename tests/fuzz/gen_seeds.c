@@ -1,13 +1,18 @@
-/* Writes small, valid GGUF files into a directory as fuzzing seeds: the
- * fixtures are megabytes (cut to 64 KiB they never load), while these load
- * and so let the fuzzer reach the getters and every dequantizer quickly.
+/* Writes fuzzing seeds into a directory.
  *
- * usage: gen_seeds OUT_DIR */
+ *   gen_seeds OUT_DIR                                  fuzz_gguf (as --kind gguf)
+ *   gen_seeds --kind KIND OUT_DIR [FIXTURES_DIR]
+ *
+ * KIND: gguf (small valid GGUF files: the fixtures are megabytes, and cut
+ * to 64 KiB they never load, while these load and so let the fuzzer reach
+ * the getters and every dequantizer quickly), models (fuzz_decode),
+ * tokenizer, config, state (these two read the fixtures, when given). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bitnet/bitnet.h"
+#include "fuzz/gen_seeds.h"
 #include "loader/gguf_writer.h"
 #include "quant/quant.h"
 
@@ -177,13 +182,8 @@ static int seed_empty(const char *dir)
     return w ? save(w, dir, "empty") : 1;
 }
 
-int main(int argc, char **argv)
+static int seeds_gguf(const char *dir)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s OUT_DIR\n", argv[0]);
-        return 2;
-    }
-    const char *dir = argv[1];
     int failures = 0;
     failures += seed_empty(dir);
     failures += seed_values(dir, 2);
@@ -192,6 +192,36 @@ int main(int argc, char **argv)
     failures += seed_all_types(dir, 1);
     failures += seed_llama(dir);
     failures += seed_unknown_type(dir);
+    return failures;
+}
+
+int main(int argc, char **argv)
+{
+    const char *kind = "gguf";
+    int first = 1;
+    if (argc >= 3 && !strcmp(argv[1], "--kind"))
+        kind = argv[2], first = 3;
+    if (argc - first < 1 || argc - first > 2) {
+        fprintf(stderr, "usage: %s [--kind gguf|models|tokenizer|config|state] OUT_DIR [FIXTURES_DIR]\n", argv[0]);
+        return 2;
+    }
+    const char *dir = argv[first];
+    const char *fixtures = argc - first == 2 && argv[first + 1][0] ? argv[first + 1] : NULL;
+    int failures;
+    if (!strcmp(kind, "gguf"))
+        failures = seeds_gguf(dir);
+    else if (!strcmp(kind, "models"))
+        failures = gen_seeds_models(dir);
+    else if (!strcmp(kind, "tokenizer"))
+        failures = gen_seeds_tokenizer(dir, fixtures);
+    else if (!strcmp(kind, "config"))
+        failures = gen_seeds_config(dir);
+    else if (!strcmp(kind, "state"))
+        failures = gen_seeds_state(dir, fixtures);
+    else {
+        fprintf(stderr, "gen_seeds: unknown kind '%s'\n", kind);
+        return 2;
+    }
     if (failures)
         fprintf(stderr, "gen_seeds: %d seed(s) failed\n", failures);
     return failures ? 1 : 0;

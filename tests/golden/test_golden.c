@@ -42,8 +42,8 @@ static int load_golden(const char *dir, const char *name, golden *g)
     const json *tol = json_get(g->doc, "logits_tolerance");
     g->tol_max = tol ? json_get(tol, "max")->number : 5e-3;
     g->tol_mean = tol ? json_get(tol, "mean")->number : 1e-3;
-    struct stat st; /* the hf/ golden names a directory: another issue's loader */
-    return stat(g->model, &st) == 0 && S_ISREG(st.st_mode);
+    struct stat st; /* a GGUF file, or the hf/ directory (a Hugging Face model) */
+    return stat(g->model, &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode));
 }
 
 static float *read_rows(const char *path, int n_vocab, int a, int b)

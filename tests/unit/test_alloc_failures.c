@@ -1,7 +1,9 @@
 /* Allocation-failure injection: fail the Nth allocation for every N along
  * model load (file and memory, mmap and read) and cached tensor reads. Every
  * run must return OK or OUT_OF_MEMORY, never crash; ASan/valgrind check that
- * nothing leaks. */
+ * nothing leaks. Context creation and decode: test_alloc_context.c; state
+ * files, configuration files and the tokenizer: test_state.c,
+ * test_config.c, test_tokenizer.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -25,6 +25,8 @@ typedef struct defect {
     int64_t k_rows;          /* rows of attn_k */
     float weight_mul;        /* multiplies the linear weights (0: 1) */
     bool scale_tensors;      /* add blk.0.<name>.scale = 2 for each linear layer */
+    int n_tokens;            /* tokenizer.ggml.tokens entries (0: no such key) */
+    uint32_t block_count;    /* llama.block_count (0: 1) */
 } defect;
 
 static float weights[FF * E], scaled[FF * E];
@@ -67,12 +69,23 @@ static void *build(const defect *d, size_t *size)
     assert_int_equal(bn_gguf_writer_new(3, &w), BITNET_OK);
     assert_int_equal(bn_gguf_writer_add_string(w, "general.architecture", arch), BITNET_OK);
     add_u32(w, d, KEY("embedding_length"), E);
-    add_u32(w, d, KEY("block_count"), 1);
+    add_u32(w, d, KEY("block_count"), d->block_count ? d->block_count : 1);
     add_u32(w, d, KEY("attention.head_count"), d->head_count ? d->head_count : 4);
     add_u32(w, d, KEY("attention.head_count_kv"), 2);
     add_u32(w, d, KEY("feed_forward_length"), FF);
     add_u32(w, d, KEY("context_length"), 64);
 #undef KEY
+    if (d->n_tokens) {
+        const char *toks[64];
+        char text[64][8];
+        for (int i = 0; i < d->n_tokens && i < 64; i++) {
+            snprintf(text[i], sizeof text[i], "t%d", i);
+            toks[i] = text[i];
+        }
+        assert_int_equal(bn_gguf_writer_add_string(w, "tokenizer.ggml.model", "gpt2"), BITNET_OK);
+        assert_int_equal(bn_gguf_writer_add_string_array(w, "tokenizer.ggml.tokens", toks, (uint64_t)d->n_tokens),
+                         BITNET_OK);
+    }
     if (strncmp(arch, "bitnet", 6) == 0) {
         add_tensor(w, d, "blk.0.attn_sub_norm.weight", E, 1);
         add_tensor(w, d, "blk.0.ffn_sub_norm.weight", FF, 1);
@@ -152,6 +165,15 @@ static void test_inconsistent_values(void **state)
     expect(&(defect){.skip_tensor = "blk.0.ffn_up.weight"}, BITNET_ERR_BAD_FORMAT, "blk.0.ffn_up.weight");
     expect(&(defect){.skip_tensor = "output_norm.weight"}, BITNET_ERR_BAD_FORMAT, "output_norm.weight");
     expect(&(defect){.arch = "gpt-neox"}, BITNET_ERR_UNSUPPORTED, "gpt-neox");
+    /* Callers read bitnet_vocab_size() logits: a tokenizer larger than the
+     * embedding (16 rows) is refused; one as large or smaller is fine. */
+    expect(&(defect){.n_tokens = V + 1}, BITNET_ERR_BAD_FORMAT, "tokenizer.ggml.tokens");
+    expect(&(defect){.n_tokens = V}, BITNET_OK, NULL);
+    expect(&(defect){.n_tokens = V / 2}, BITNET_OK, NULL);
+    /* A block count the tensor table cannot back fails before the layer
+     * table (gigabytes for 2^24 blocks) is allocated. */
+    expect(&(defect){.block_count = 1 << 24}, BITNET_ERR_BAD_FORMAT, "llama.block_count 16777216 needs");
+    expect(&(defect){.block_count = 2}, BITNET_ERR_BAD_FORMAT, "llama.block_count 2 needs at least 18 tensors");
 }
 
 /* Logits of a model after decoding three tokens (n_vocab floats, malloc'd). */

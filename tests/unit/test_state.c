@@ -501,6 +501,46 @@ static void test_truncated(void **state)
     victim_free(&v);
 }
 
+/* A state file larger than any state its header describes can be (header +
+ * zstd's bound for the payload) is refused from its header, before the
+ * file is read or memory is allocated for it: an 8 GiB sparse file with a
+ * valid header fails at once. A file that is no state at all fails on its
+ * header the same way. */
+static void test_file_size_limit(void **state)
+{
+    (void)state;
+    REQUIRE_FIXTURES();
+    victim v;
+    victim_new(&v, BITNET_I2S, 0);
+    char path[256];
+    snprintf(path, sizeof path, "test_state_big_%d.bnstate", (int)getpid());
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(v.st, 1, v.size, f), v.size);
+    fclose(f);
+    assert_int_equal(truncate(path, (off_t)8 << 30), 0); /* sparse: no disk used */
+    assert_int_equal(bitnet_context_state_load(v.c, v.s, path), BITNET_ERR_BAD_FORMAT);
+    print_message("8 GiB state file: %s\n", bitnet_last_error());
+    assert_non_null(strstr(bitnet_last_error(), "takes at most"));
+    same_as(&v.sn, v.c, v.s, true);
+    /* Just within the bound: read, then refused for the bytes after the frame. */
+    const size_t bound = BN_STATE_HEADER_SIZE + ZSTD_compressBound((size_t)rd64(v.st + BN_STATE_OFF_PAYLOAD_SIZE));
+    assert_int_equal(truncate(path, (off_t)bound), 0);
+    assert_int_equal(bitnet_context_state_load(v.c, v.s, path), BITNET_ERR_BAD_FORMAT);
+    assert_non_null(strstr(bitnet_last_error(), "after its zstd frame"));
+    /* Not a state: refused on its magic, whatever its size. */
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("GGUF, not a state", f);
+    fclose(f);
+    assert_int_equal(truncate(path, (off_t)8 << 30), 0);
+    assert_int_equal(bitnet_context_state_load(v.c, v.s, path), BITNET_ERR_BAD_FORMAT);
+    assert_non_null(strstr(bitnet_last_error(), "bad magic"));
+    same_as(&v.sn, v.c, v.s, true);
+    unlink(path);
+    victim_free(&v);
+}
+
 static void test_corrupted(void **state)
 {
     (void)state;
@@ -931,6 +971,7 @@ int main(void)
         cmocka_unit_test(test_sampler_optional_and_logits_rows),
         cmocka_unit_test(test_another_model),
         cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_file_size_limit),
         cmocka_unit_test(test_corrupted),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_context_too_small),

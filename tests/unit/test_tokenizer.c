@@ -641,6 +641,42 @@ static void test_speed_10kb(void **state)
     bitnet_model_release(m);
 }
 
+/* Long runs of one character class take linear time: a megabyte of digits
+ * with the llama3 pre-tokenizer (\p{N}{1,3}) once took a minute, because
+ * each 3-digit pre-token scanned the rest of the run. Other runs (128 KiB
+ * each: seconds under sanitizers) on every vocabulary, for the record. */
+static void test_long_runs_linear(void **state)
+{
+    (void)state;
+    REQUIRE_FIXTURES();
+    static const char *const vocabs[] = {"vocab/ggml-vocab-llama-bpe.gguf", "vocab/ggml-vocab-gpt-2.gguf",
+                                         "vocab/ggml-vocab-llama-spm.gguf"};
+    static const char *const units[] = {"7", " ", "\n", "a", "!", "\xC2\xA0", "1 "};
+    char *text = malloc(1u << 20);
+    assert_non_null(text);
+    for (size_t v = 0; v < sizeof vocabs / sizeof vocabs[0]; v++) {
+        bitnet_model *m = load_fixture(vocabs[v]);
+        for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+            const size_t n_text = u == 0 ? 1u << 20 : 1u << 17;
+            const size_t k = strlen(units[u]), len = n_text / k * k;
+            for (size_t i = 0; i < len; i++)
+                text[i] = units[u][i % k];
+            double t0 = now_ms();
+            size_t n = 0;
+            bitnet_status st = bitnet_tokenize(m, text, len, 0, NULL, 0, &n);
+            double ms = now_ms() - t0;
+            assert_int_equal(st, BITNET_ERR_BUFFER_TOO_SMALL);
+            if (v == 0 && u == 0)
+                assert_int_equal(n, (len + 2) / 3); /* "777" is one llama3 token */
+            if (ms > 2000.0)
+                print_message("%s: %zu bytes of unit %zu took %.0f ms\n", vocabs[v], len, u, ms);
+            assert_true(ms < 20000.0); /* ~100 ms in a release build; generous for sanitizers */
+        }
+        bitnet_model_release(m);
+    }
+    free(text);
+}
+
 /* ---- laziness, threads, allocation failures ---------------------------- */
 
 static void test_lazy_build(void **state)
@@ -996,6 +1032,7 @@ int main(void)
         cmocka_unit_test(test_byte_pieces),
         cmocka_unit_test(test_random_round_trips),
         cmocka_unit_test(test_speed_10kb),
+        cmocka_unit_test(test_long_runs_linear),
         cmocka_unit_test(test_lazy_build),
         cmocka_unit_test(test_threads_share_one_tokenizer),
         cmocka_unit_test(test_allocation_failures),

@@ -11,6 +11,7 @@ int cmd_tensor(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 /* Print "bitnet: <what>: <status>: <detail>" to stderr; returns exit code 1. */
 int cli_fail(const char *what, bitnet_status status);

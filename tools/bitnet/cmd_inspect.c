@@ -95,8 +95,11 @@ static void shape_string(const bitnet_tensor_info *t, char *buf, size_t cap)
 static void inspect_text(const char *path, const bitnet_model *m)
 {
     int64_t nkv = bitnet_model_meta_count(m), nt = bitnet_model_tensor_count(m);
-    printf("file: %s\nformat: GGUF v%u, %" PRId64 " metadata keys, %" PRId64 " tensors\n\nmetadata:\n", path,
-           bitnet_model_gguf_version(m), nkv, nt);
+    char format[32] = "SafeTensors (Hugging Face)"; /* gguf_version 0: a Hugging Face directory */
+    if (bitnet_model_gguf_version(m))
+        snprintf(format, sizeof format, "GGUF v%u", bitnet_model_gguf_version(m));
+    printf("file: %s\nformat: %s, %" PRId64 " metadata keys, %" PRId64 " tensors\n\nmetadata:\n", path, format, nkv,
+           nt);
     for (int64_t i = 0; i < nkv; i++) {
         const char *key;
         const bitnet_value *v;

@@ -15,6 +15,7 @@ static const char usage[] =
     "  perplexity --model PATH --file TEXT [--ctx N]     perplexity of a text\n"
     "  bench   --model PATH [-p N] [-n N] [-t 1,2] [--md] prefill/decode speed (see bitnet bench --help)\n"
     "  gen-model --out FILE [--type T] [--shape S]       synthetic model (see bitnet gen-model --help)\n"
+    "  convert --in DIR --out FILE --type T [--head T]   Hugging Face directory to GGUF (see bitnet convert --help)\n"
     "  version                                           print the library version\n";
 
 int main(int argc, char **argv)
@@ -38,6 +39,8 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 2, argv + 2);
     if (strcmp(cmd, "gen-model") == 0)
         return cmd_gen_model(argc - 2, argv + 2);
+    if (strcmp(cmd, "convert") == 0)
+        return cmd_convert(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("libbitnet %s\n", bitnet_version_string());
         return 0;

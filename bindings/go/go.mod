@@ -1,0 +1,3 @@
+module libbitnet/bitnet
+
+go 1.19
