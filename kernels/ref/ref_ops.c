@@ -15,7 +15,8 @@ void bn_ref_quantize_i8(const float *x, int64_t n, int8_t *q, float *scale)
     const double s = 127.0 / amax;
     for (int64_t i = 0; i < n; i++) {
         double v = round((double)x[i] * s); /* half away from zero */
-        q[i] = (int8_t)(v > 127.0 ? 127.0 : v < -128.0 ? -128.0 : v);
+        v = v > 127.0 ? 127.0 : v < -128.0 ? -128.0 : v;
+        q[i] = (int8_t)(v == v ? v : 0.0); /* NaN (a NaN or inf input) -> 0, not UB */
     }
     *scale = (float)(amax / 127.0);
 }

@@ -253,7 +253,10 @@ INLINE void quant32x2(const float *x, __m256 id, __m256 d, __m256i *o1, __m256i 
     __m256i q[4], r[4];
     for (int i = 0; i < 4; i++) {
         const __m256 v = _mm256_loadu_ps(x + 8 * i);
-        q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v, id));
+        /* Clamped like q2: finite inputs are within range already, but NaN
+         * and inf convert to INT_MIN, whose code sums would overflow int. */
+        q[i] = _mm256_max_epi32(_mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v, id)), _mm256_set1_epi32(127)),
+                                _mm256_set1_epi32(-127));
         const __m256 res = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(q[i]), d, v);
         const __m256i t = _mm256_cvtps_epi32(_mm256_mul_ps(res, id256));
         r[i] = _mm256_max_epi32(_mm256_min_epi32(t, _mm256_set1_epi32(127)), _mm256_set1_epi32(-127));

@@ -239,10 +239,13 @@ INLINE float inv_scale(float amax)
 /* Two-level codes of 16 values against a block scale d (id = 1/d):
  * q1 = round(x / d), q2 = round((x - q1 d) / (d / 256)) clamped to
  * [-127, 127], so that x = d q1 + (d / 256) q2 within d / 256: int8 alone
- * (error d / 2) moves the logits of small models past their tolerance. */
+ * (error d / 2) moves the logits of small models past their tolerance.
+ * q1 is clamped too: finite inputs are within range already, but NaN and
+ * inf convert to INT_MIN, whose sums (reduce_add) would overflow int. */
 INLINE void quant2(__m512 v, __m512 id, __m512 d, __m512i *q1, __m512i *q2)
 {
-    *q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v, id));
+    const __m512i lim = _mm512_set1_epi32(127), neg = _mm512_set1_epi32(-127);
+    *q1 = _mm512_max_epi32(_mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v, id)), lim), neg);
     const __m512 r = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(*q1), d, v);
     const __m512i t = _mm512_cvtps_epi32(_mm512_mul_ps(r, _mm512_mul_ps(id, _mm512_set1_ps(256.0f))));
     *q2 = _mm512_max_epi32(_mm512_min_epi32(t, _mm512_set1_epi32(127)), _mm512_set1_epi32(-127));

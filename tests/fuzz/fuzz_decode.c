@@ -9,7 +9,8 @@
  * two tokens and one single-token step run; the logits are read and sampled
  * and the state is saved and loaded back. Parameters vary with a hash of
  * the input: cache budget, blas_min_batch (the cache-backed sgemm path), KV
- * type, logits_all, head re-quantization, prefetch worker, n_batch.
+ * type, logits_all, head re-quantization, prefetch worker, n_batch, kernel
+ * backend (best, scalar reference, AVX2).
  * Checks, beyond "no crash, no leak, no UB, no hang": calls return a
  * status; a model whose context was created decodes its first tokens (OK,
  * or OUT_OF_RANGE for ids outside a tiny vocabulary); logits exist after a
@@ -125,6 +126,10 @@ static void run_context(bitnet_model *m, uint32_t v, const bitnet_token *toks, s
     cp.blas_min_batch = v & 0x2 ? 1 : 0;
     cp.kv_type = v & 0x4 ? BITNET_TYPE_F16 : BITNET_TYPE_F32;
     cp.logits_all = v & 0x8;
+    /* The best backend for this CPU, or the scalar reference, or AVX2 (on
+     * other machines a backend that is not there fails context creation). */
+    static const char *const backends[4] = {NULL, "ref", "avx2", NULL};
+    cp.backend = backends[v >> 10 & 3];
     bitnet_context *c = NULL;
     bitnet_status s = bitnet_context_new(m, &cp, &c);
     trace(s ? "no context" : "context");

@@ -18,7 +18,8 @@
 # BITNET_FUZZ_TIMEOUT: wall-clock seconds one input may take (default 30).
 set -uo pipefail
 
-# All in one function, parsed before it runs: editing this file while a
+# All in one function, called on the line that also exits: bash has parsed
+# everything it will run before it starts, so editing this file while a
 # campaign is under way does not disturb it.
 main() {
     cd "$(dirname "$0")/../.."
@@ -59,8 +60,8 @@ main() {
         before=$(find "$artifacts" -type f | wc -l)
         log="$build/fuzz-long-$h.log"
         echo "fuzz_$h: ${seconds}s, $jobs job(s), log $log"
-        ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 OPENBLAS_NUM_THREADS=1 \
-            "$build/tests/fuzz_$h" -fork="$jobs" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+        ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+            OPENBLAS_NUM_THREADS=1 "$build/tests/fuzz_$h" -fork="$jobs" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
             -max_total_time="$seconds" -timeout="${BITNET_FUZZ_TIMEOUT:-30}" -rss_limit_mb=2048 -dict="$(dict_of "$h")" \
             -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1
         # Fork mode reports "#EXECS: cov: ... ft: ... crash: ..." lines.
@@ -75,5 +76,4 @@ main() {
     echo "total: $total executions, $found finding(s)"
     [ "$found" -eq 0 ]
 }
-main "$@"
-exit $?
+main "$@"; exit $?

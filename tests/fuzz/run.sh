@@ -43,8 +43,8 @@ for h in "${harnesses[@]}"; do
     [ -d "$here/regressions/$h" ] && cp -n "$here/regressions/$h"/* "$corpus"/ 2>/dev/null || true
     log="$build/fuzz-$h.log"
     set +e
-    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 OPENBLAS_NUM_THREADS=1 \
-        "$exe" -max_total_time="$seconds" -timeout="${BITNET_FUZZ_TIMEOUT:-30}" -rss_limit_mb=2048 -print_final_stats=1 \
+    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        OPENBLAS_NUM_THREADS=1 "$exe" -max_total_time="$seconds" -timeout="${BITNET_FUZZ_TIMEOUT:-30}" -rss_limit_mb=2048 -print_final_stats=1 \
         -dict="$(dict_of "$h")" -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1
     rc=$?
     set -e

@@ -577,6 +577,38 @@ static void test_glu(void **state)
     printf("%s silu_mul: max |err| / bound = %.3f\n", s->name, worst);
 }
 
+/* Non-finite activations (NaN and inf, as garbage weights produce) give
+ * garbage out but no undefined behaviour: the code sums of the activation
+ * quantizers once overflowed int for them (UBSan, found by fuzz_decode).
+ * The reference int8 quantizer maps NaN to code 0. */
+static void test_non_finite(void **state)
+{
+    const isa *s = need(*state);
+    static const uint32_t types[] = {BITNET_TYPE_Q8_0, BITNET_TYPE_Q4_0, BITNET_TYPE_Q5_1, BITNET_TYPE_Q2_K,
+                                     BITNET_TYPE_Q4_K, BITNET_TYPE_Q6_K, BITNET_TYPE_F16};
+    enum { N = 512, ROWS = 4, NB = 3 };
+    static float x[NB * N], wf[ROWS * N], y[NB * ROWS];
+    static uint8_t wq[ROWS * N * 4];
+    static uint8_t scratch[4 * N + 1024];
+    for (int i = 0; i < NB * N; i++)
+        x[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? (i % 2 ? INFINITY : -INFINITY) : 1e30f;
+    gen_weights(wf, ROWS, N);
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        const bn_type_traits *tr = bn_type_traits_get(types[t]);
+        tr->quantize(wf, wq, ROWS, N);
+        const bitnet_weights w = {types[t], wq, (size_t)bn_type_tensor_bytes(types[t], N), NULL, N, ROWS};
+        (void)s->matmul(&w, x, N, NB, y, ROWS, 0, ROWS, scratch);
+        (void)bn_backend_ref.matmul_f32(&w, x, N, NB, y, ROWS, 0, ROWS, scratch);
+    }
+    int8_t q[8];
+    float scale;
+    const float xs[8] = {NAN, INFINITY, -INFINITY, 1.0f, -1.0f, 0.0f, NAN, 3.0f};
+    bn_ref_quantize_i8(xs, 8, q, &scale);
+    assert_int_equal(q[0], 0);
+    assert_int_equal(q[6], 0);
+    printf("%s: non-finite activations handled\n", s->name);
+}
+
 #if !HAVE_X86
 static void test_not_x86(void **state)
 {
@@ -593,7 +625,7 @@ int main(void)
         BITNET_TYPE_Q4_0, BITNET_TYPE_Q4_1, BITNET_TYPE_Q5_0, BITNET_TYPE_Q5_1, BITNET_TYPE_Q2_K,
         BITNET_TYPE_Q3_K, BITNET_TYPE_Q4_K, BITNET_TYPE_Q5_K, BITNET_TYPE_Q6_K,
     };
-    enum { N_TYPES = sizeof types / sizeof types[0], N_OPS = 7 };
+    enum { N_TYPES = sizeof types / sizeof types[0], N_OPS = 8 };
     static mm_case cases[2 * N_TYPES];
     static char op_names[2 * N_OPS][48];
     struct CMUnitTest tests[2 * (N_TYPES + N_OPS) + 1];
@@ -604,7 +636,8 @@ int main(void)
         const char *name;
         CMUnitTestFunction fn;
     } ops[N_OPS] = {{"matmul_big", test_matmul_big}, {"declines", test_declines}, {"rmsnorm", test_rmsnorm}, {"rope", test_rope},
-                    {"attention", test_attention}, {"silu_relu2_mul", test_glu}, {NULL, NULL}};
+                    {"attention", test_attention}, {"silu_relu2_mul", test_glu}, {"non_finite", test_non_finite},
+                    {NULL, NULL}};
     for (int i = 0; i < N_ISAS; i++) {
         for (size_t t = 0; t < N_TYPES; t++) {
             mm_case *c = &cases[i * N_TYPES + t];
