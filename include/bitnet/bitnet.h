@@ -151,6 +151,14 @@ typedef struct bitnet_model_params {
      * context uses dequantized (OpenBLAS prefill with a cache budget), their
      * dequantization into the cache. Default true. */
     bool prefetch;
+    /* Re-encode TQ1_0 layer weights as TQ2_0 (2 bits per weight instead of
+     * 1.69), once, when the first context is created; the mapped TQ1_0
+     * pages are handed back, so memory holds the 2-bit copy (22% more).
+     * Results are identical. It speeds up prefill, and decode on CPUs
+     * without AVX-512 VBMI/GFNI (where TQ1_0's base-3 unpacking is slow);
+     * docs/PERFORMANCE.md has the figures. Default false. Other types are
+     * used as stored either way. */
+    bool repack;
 } bitnet_model_params;
 
 BITNET_API bitnet_model_params bitnet_model_params_default(void);
@@ -303,6 +311,9 @@ typedef struct bitnet_store_stats {
     uint64_t prefetch_issued; /* tensors the prefetch worker was asked to bring in */
     uint64_t prefetch_hits;   /* cached tensors first used after a prefetch filled them */
     uint64_t bytes_peak;      /* most bytes the cache ever held                 */
+    /* Added in 0.3: bytes of the weight copies params.repack built (0 when
+     * off, or before the first context). */
+    uint64_t bytes_repacked;
 } bitnet_store_stats;
 
 BITNET_API bitnet_status bitnet_model_store_stats(const bitnet_model *model, bitnet_store_stats *out);

@@ -36,4 +36,9 @@ bool bn_avx512_matmul_i8(const bitnet_weights *w, const int8_t *xq, int64_t ldx,
                          int64_t n_batch, float *y, int64_t ldy, int64_t r0, int64_t r1, void *scratch);
 void bn_avx512_quantize_i8(const float *x, int64_t n, int8_t *q, float *scale);
 
+/* TQ1_0 decode (one batch row) uses a table-lookup kernel when the CPU also
+ * has AVX-512 VBMI and GFNI. Tests call this to run the other kernel too
+ * (allow = false); returns whether the lookup kernel is now in use. */
+bool bn_avx512_tq1_lut_allow(bool allow);
+
 #endif

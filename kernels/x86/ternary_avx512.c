@@ -23,8 +23,11 @@
  *    match (once per call, or per batch tile) instead of broadcasting each
  *    block: 7 instead of 10 vector operations per 256 weights.
  */
+#include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -534,6 +537,114 @@ static void tq1_16x1(const job *j, int64_t r, int64_t b)
     tq_16x1(j, r, b, KIND_TQ1);
 }
 
+/* ---- TQ1_0 decode by table lookup (AVX-512 VBMI + GFNI) ----
+ * One masked 64-byte load takes a block's 52 code bytes. A 256-entry table
+ * lookup (two vpermi2b on the low 7 bits, blended on the top bit) turns
+ * every byte into its trits 0-3 as 2-bit fields, a second one into its
+ * trit 4, and gf2p8affine moves each 2-bit field down to a byte: about 20
+ * instructions per 256 weights where tq1_quarter's base-3 arithmetic takes
+ * about 48. The codes come out in byte order, so the activations are
+ * permuted to match once per call (tq1_stage): per block, vector k (0-3)
+ * holds the elements of trit k of each byte, vector 4 those of trit 4, and
+ * lanes without an element hold 0. Integer sums are the same as the other
+ * kernels', so results stay bit-identical. */
+#define TQ1_LUT_TARGET __attribute__((target("avx512vbmi,gfni")))
+#define TQ1_TRIT(b, p) (((((b) * (p)) & 0xFF) * 3) >> 8)
+#define TQ1_LOW4(b) (TQ1_TRIT(b, 1) | TQ1_TRIT(b, 3) << 2 | TQ1_TRIT(b, 9) << 4 | TQ1_TRIT(b, 27) << 6)
+#define TQ1_HIGH(b) TQ1_TRIT(b, 81)
+#define REP4(M, b) M(b), M((b) + 1), M((b) + 2), M((b) + 3)
+#define REP16(M, b) REP4(M, b), REP4(M, (b) + 4), REP4(M, (b) + 8), REP4(M, (b) + 12)
+#define REP64(M, b) REP16(M, b), REP16(M, (b) + 16), REP16(M, (b) + 32), REP16(M, (b) + 48)
+#define REP256(M) REP64(M, 0), REP64(M, 64), REP64(M, 128), REP64(M, 192)
+static const uint8_t TQ1_LUT_LOW4[256] __attribute__((aligned(64))) = {REP256(TQ1_LOW4)};
+static const uint8_t TQ1_LUT_HIGH[256] __attribute__((aligned(64))) = {REP256(TQ1_HIGH)};
+enum { TQ1_STAGED = 320 }; /* staged activation bytes per block */
+
+/* Whether the CPU has VBMI and GFNI (cpuid leaf 7, ecx bits 1 and 8), and
+ * whether tests allow the path (bn_avx512_tq1_lut_allow). */
+static atomic_int tq1_lut_cpu = -1;
+static atomic_bool tq1_lut_allowed = true;
+
+static bool tq1_lut_enabled(void)
+{
+    int c = atomic_load_explicit(&tq1_lut_cpu, memory_order_relaxed);
+    if (c < 0) {
+        unsigned a, b, cx, d;
+        c = __get_cpuid_count(7, 0, &a, &b, &cx, &d) && (cx & (1u << 1)) && (cx & (1u << 8));
+        atomic_store_explicit(&tq1_lut_cpu, c, memory_order_relaxed);
+    }
+    return c && atomic_load_explicit(&tq1_lut_allowed, memory_order_relaxed);
+}
+
+bool bn_avx512_tq1_lut_allow(bool allow)
+{
+    atomic_store(&tq1_lut_allowed, allow);
+    return tq1_lut_enabled();
+}
+
+/* One batch row's activations in the lookup kernel's order. */
+static void tq1_stage(const int8_t *x, int8_t *dst, int64_t nblk)
+{
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        const int8_t *s = x + 256 * blk;
+        int8_t *d = dst + TQ1_STAGED * blk;
+        memset(d, 0, TQ1_STAGED);
+        for (int k = 0; k < 4; k++) {
+            memcpy(d + 64 * k, s + 32 * k, 32);            /* qs[0..31], trit k */
+            memcpy(d + 64 * k + 32, s + 160 + 16 * k, 16); /* qs[32..47], trit k */
+            memcpy(d + 64 * k + 48, s + 240 + 4 * k, 4);   /* qh[0..3], trit k */
+        }
+        memcpy(d + 256, s + 128, 32); /* qs[0..31], trit 4 */
+        memcpy(d + 288, s + 224, 16); /* qs[32..47], trit 4 */
+    }
+}
+
+TQ1_LUT_TARGET AI __m512i lut256(__m512i v, __mmask64 top, const uint8_t *t)
+{
+    const __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512(t), v, _mm512_load_si512(t + 64));
+    const __m512i hi = _mm512_permutex2var_epi8(_mm512_load_si512(t + 128), v, _mm512_load_si512(t + 192));
+    return _mm512_mask_blend_epi8(top, lo, hi);
+}
+
+/* gf2p8affine matrix moving bits 2k, 2k+1 of each byte to bits 0, 1. */
+#define TQ1_FIELD(k) _mm512_set1_epi64((long long)((1ull << (2 * (k))) << 56 | (1ull << (2 * (k) + 1)) << 48))
+
+#define TQ1L_ROW16(i)                                                                              \
+    do {                                                                                           \
+        const __m512i v_ = _mm512_maskz_loadu_epi8(0x000FFFFFFFFFFFFFull, p);                      \
+        const __mmask64 t_ = _mm512_movepi8_mask(v_);                                              \
+        const __m512i l_ = lut256(v_, t_, TQ1_LUT_LOW4), h_ = lut256(v_, t_, TQ1_LUT_HIGH);         \
+        DP(s##i, _mm512_and_si512(l_, m3), a0);                                                    \
+        DP(s##i, _mm512_gf2p8affine_epi64_epi8(l_, f1, 0), a1);                                    \
+        DP(s##i, _mm512_gf2p8affine_epi64_epi8(l_, f2, 0), a2);                                    \
+        DP(s##i, _mm512_gf2p8affine_epi64_epi8(l_, f3, 0), a3);                                    \
+        DP(s##i, h_, a4);                                                                          \
+        _mm_prefetch((const char *)(p + j->pfo), _MM_HINT_T1);                                     \
+        p += rb;                                                                                   \
+    } while (0)
+
+/* 16 weight rows x 1 batch row, activations staged by tq1_stage. */
+TQ1_LUT_TARGET static void tq1_16x1_lut(const job *j, int64_t r, int64_t b)
+{
+    const uint8_t *w0 = j->w + (size_t)r * j->rb;
+    const size_t rb = j->rb;
+    const int8_t *x = j->x + (b - j->xb0) * j->ldx;
+    const __m512i m3 = _mm512_set1_epi8(3), f1 = TQ1_FIELD(1), f2 = TQ1_FIELD(2), f3 = TQ1_FIELD(3);
+    __m512d dlo = _mm512_setzero_pd(), dhi = _mm512_setzero_pd();
+    for (int64_t blk = 0; blk < j->nblk; blk++) {
+        const int8_t *xm = x + TQ1_STAGED * blk;
+        const __m512i a0 = _mm512_load_si512(xm), a1 = _mm512_load_si512(xm + 64);
+        const __m512i a2 = _mm512_load_si512(xm + 128), a3 = _mm512_load_si512(xm + 192);
+        const __m512i a4 = _mm512_load_si512(xm + 256);
+        const uint8_t *p = w0 + TQ1_BYTES * blk;
+        ZERO16;
+        FOR16(TQ1L_ROW16);
+        const __m512i acc[16] = ACC16;
+        tq_scale16(j, r, b, blk, 16, acc, &dlo, &dhi);
+    }
+    tq_finish16(j, r, b, 16, dlo, dhi);
+}
+
 /* Any R x B (R * B in {1, 4} or any N with scalar reductions): the edges. */
 AI void tq_tile(const job *j, int64_t r, int64_t b, const int R, const int B, const int kind)
 {
@@ -713,6 +824,14 @@ bool bn_avx512_matmul_i8(const bitnet_weights *w, const int8_t *xq, int64_t ldx,
             .scale = scale,
         };
         act_sums(xc, ldx, nb, n, tq ? bs : n, sq, nb);
+        /* TQ1_0, one batch row: the lookup kernel, on activations staged
+         * after the sums (2n + 1.25n + a little fits in the 4n + 1024). */
+        const int64_t staged_at = (head + 4 * nblk * nb + 63) & ~(int64_t)63;
+        const bool lut = kind == KIND_TQ1 && decode && nb == 1 && staged_at + TQ1_STAGED * nblk <= avail &&
+                         tq1_lut_enabled();
+        int8_t *staged = lut ? (int8_t *)base + staged_at : NULL;
+        if (lut)
+            tq1_stage(xc, staged, nblk);
         if (decode) {
             /* decode: 16 rows at a time; a row block stays in L2 while the
              * (at most 3) batch rows pass over it */
@@ -726,10 +845,16 @@ bool bn_avx512_matmul_i8(const bitnet_weights *w, const int8_t *xq, int64_t ldx,
                 /* while this row block computes from L2, the next one is
                  * brought in (fill_scales then finds it there) */
                 j.pfo = (int64_t)rb_rows * (int64_t)w->row_bytes;
+                job jl = j; /* the lookup kernel's view: staged activations */
+                jl.x = staged, jl.ldx = TQ1_STAGED * nblk, jl.xb0 = 0;
                 for (int64_t b = 0; b < nb; b++) {
                     int64_t r = rb0;
-                    for (; r + 16 <= rb1; r += 16)
-                        ts->dec(&j, r, b);
+                    for (; r + 16 <= rb1; r += 16) {
+                        if (lut)
+                            tq1_16x1_lut(&jl, r, b);
+                        else
+                            ts->dec(&j, r, b);
+                    }
                     for (; r + 4 <= rb1; r += 4)
                         ts->dec4(&j, r, b);
                     for (; r < rb1; r++)

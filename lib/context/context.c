@@ -214,6 +214,7 @@ static bitnet_status setup(bitnet_context *c, bitnet_model *model)
         return bn_error(BITNET_ERR_INVALID_ARGUMENT, "n_ctx %d exceeds the limit of %d", c->n_ctx, 1 << 20);
     c->n_batch = c->params.n_batch < c->n_ctx ? c->params.n_batch : c->n_ctx;
     c->kv_elem = c->params.kv_type == BITNET_TYPE_F16 ? 2 : 4;
+    bn_model_repack(model, &c->am);
     if ((s = check_budget(c, model)) || (s = bn_model_head(model, &c->am.output)) ||
         (s = bn_kernels_select(c->params.backend, &c->kern)) ||
         (s = alloc_norms(c)) || (s = alloc_buffers(c)))

@@ -279,6 +279,11 @@ static void prefetch_layer(bitnet_context *c, int64_t l, int64_t T)
     bn_prefetch_item items[7];
     int n = 0;
     for (int i = 0; i < 7; i++) {
+        /* A repacked linear's stored bytes are not read (its pages were
+         * handed back): the copy is resident, and the cache fills from it
+         * when the batch needs it (linear_blas). */
+        if (lin[i]->repacked)
+            continue;
         const bool dq = dequant && lin[i]->w.type != BITNET_TYPE_F32;
         if (advise || dq)
             items[n++] = (bn_prefetch_item){lin[i]->t, lin[i]->idx, advise, dq};

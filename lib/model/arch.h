@@ -26,6 +26,7 @@ typedef struct bn_linear {
     float scale;
     const bn_gguf_tensor *t; /* the stored tensor (the weight store's key) */
     int64_t idx;             /* its index in the GGUF tensor table */
+    bool repacked;           /* w is the model's re-encoded copy, not t's bytes */
 } bn_linear;
 
 typedef struct bn_layer {

@@ -20,6 +20,7 @@ bitnet_model_params bitnet_model_params_default(void)
     p.cache_bytes = 0;
     p.head_type = -1;
     p.prefetch = true;
+    p.repack = false;
     return p;
 }
 
@@ -48,6 +49,9 @@ static void model_free(bitnet_model *m)
 {
     bn_tokenizer_free(m->tokenizer); /* tokenizer: borrows the GGUF strings, so goes first */
     bn_free(m->head_data);
+    for (int64_t i = 0; m->repacked && i < m->gguf.n_tensors; i++)
+        bn_free(m->repacked[i]);
+    bn_free(m->repacked);
     pthread_mutex_destroy(&m->head_lock);
     pthread_mutex_destroy(&m->tokenizer_lock);
     bn_prefetcher_free(m->prefetcher); /* its worker uses the store */
@@ -277,15 +281,15 @@ static bitnet_status requantize(const bitnet_weights *src, uint32_t type, void *
  * of it are handed back (they are clean: a later read, such as an embedding
  * row of a tied head, pages the needed rows in again), so RSS holds the
  * copy, not both. Heap and borrowed sources keep theirs. */
-static void release_pages(const bitnet_model *m, const bitnet_weights *w)
+void bn_model_release_pages(const bitnet_model *m, const void *data, size_t bytes)
 {
-    const uint8_t *p = w->data;
+    const uint8_t *p = data;
     if (m->source.kind != BN_SOURCE_MMAP || p < m->source.data || p >= m->source.data + m->source.size)
         return; /* not in the file's mapping (e.g. a converted tensor of a Hugging Face model) */
     const long pg = sysconf(_SC_PAGESIZE);
     const uintptr_t mask = (uintptr_t)(pg > 0 ? pg : 4096) - 1;
-    const uintptr_t a = ((uintptr_t)w->data + mask) & ~mask; /* whole pages inside the tensor only */
-    const uintptr_t b = ((uintptr_t)w->data + w->row_bytes * (size_t)w->n_rows) & ~mask;
+    const uintptr_t a = ((uintptr_t)p + mask) & ~mask; /* whole pages inside the tensor only */
+    const uintptr_t b = ((uintptr_t)p + bytes) & ~mask;
     if (b > a)
         (void)madvise((void *)a, b - a, MADV_DONTNEED);
 }
@@ -302,7 +306,7 @@ bitnet_status bn_model_head(const bitnet_model *model, bitnet_weights *w)
         if (!s) {
             bn_log(BITNET_LOG_INFO, "output head re-quantized from %s to %s", bitnet_type_name(w->type),
                    bitnet_type_name(m->head.type));
-            release_pages(m, w);
+            bn_model_release_pages(m, w->data, w->row_bytes * (size_t)w->n_rows);
         }
     }
     if (!s)

@@ -41,6 +41,13 @@ uint32_t bn_type_traits_count(void);
  * multiple of the block size, or the result would overflow. */
 uint64_t bn_type_tensor_bytes(uint32_t type, int64_t n);
 
+/* Lossless re-encoding of TQ1_0 blocks (base-3, 1.69 bits per weight) as
+ * TQ2_0 blocks (2 bits): the same codes, the same f16 scale, so products
+ * over either are identical. n_blocks blocks of 256 elements. Any byte
+ * decodes the same in both (TQ1_0 bytes outside the quantizer's range
+ * included). */
+void bn_tq1_0_to_tq2_0(const void *src, void *dst, int64_t n_blocks);
+
 /* Half-precision helpers, exact (round to nearest even). */
 float bn_fp16_to_fp32(uint16_t h);
 uint16_t bn_fp32_to_fp16(float f);

@@ -1,6 +1,8 @@
 /* Ternary formats: TQ1_0 and TQ2_0 (ggml, per-block f16 scale) and I2_S
  * (bitnet.cpp x86 layout, one f32 scale for the whole tensor). */
 #include <math.h>
+#include <pthread.h>
+#include <string.h>
 
 #include "blocks.h"
 #include "quant_internal.h"
@@ -205,6 +207,51 @@ void bn_quantize_i2_s(const float *src, void *dst, int64_t n_rows, int64_t n_per
         out[blk * 32 + j % 32] |= (uint8_t)(code << (6 - 2 * (j / 32)));
     }
     bn_store_f32(out + n / 4, scale);
+}
+
+/* ---- TQ1_0 -> TQ2_0 ----
+ * With the element positions of both formats (above), a TQ1_0 block maps
+ * onto a TQ2_0 block byte by byte:
+ *   qs2[j]      (j < 32)  = trits 0-3 of qs[j] at bits 0, 2, 4, 6
+ *   qs2[32 + j] (j < 32)  bits 0 = trit 4 of qs[j]
+ *   qs2[32 + m] (m < 16)  bits 2, 4, 6 = trits 0, 2, 4 of qs[32 + m]
+ *   qs2[48 + m] (m < 16)  bits 2, 4 = trits 1, 3 of qs[32 + m];
+ *                         bits 6 = trit m / 4 of qh[m % 4]
+ * Tables of the trits of every byte keep it at a few operations per byte
+ * (a 2B-4T model is ~2 billion weights). */
+
+static uint8_t tq1_low4[256];     /* trits 0-3 at bits 0, 2, 4, 6 */
+static uint8_t tq1_trits[5][256]; /* trit k of a byte */
+static pthread_once_t tq1_tables_once = PTHREAD_ONCE_INIT;
+
+static void tq1_tables_init(void)
+{
+    for (int b = 0; b < 256; b++) {
+        for (int k = 0; k < 5; k++)
+            tq1_trits[k][b] = (uint8_t)trit_of((uint8_t)b, k);
+        tq1_low4[b] = (uint8_t)(tq1_trits[0][b] | tq1_trits[1][b] << 2 | tq1_trits[2][b] << 4 | tq1_trits[3][b] << 6);
+    }
+}
+
+void bn_tq1_0_to_tq2_0(const void *src, void *dst, int64_t n_blocks)
+{
+    (void)pthread_once(&tq1_tables_once, tq1_tables_init);
+    const bn_block_tq1_0 *in = src;
+    bn_block_tq2_0 *out = dst;
+    for (int64_t blk = 0; blk < n_blocks; blk++) {
+        const uint8_t *qs = in[blk].qs, *qh = in[blk].qh;
+        uint8_t *q2 = out[blk].qs;
+        for (int j = 0; j < 32; j++) {
+            q2[j] = tq1_low4[qs[j]];
+            q2[32 + j] = tq1_trits[4][qs[j]];
+        }
+        for (int m = 0; m < 16; m++) {
+            const uint8_t b = qs[32 + m];
+            q2[32 + m] |= (uint8_t)(tq1_trits[0][b] << 2 | tq1_trits[2][b] << 4 | tq1_trits[4][b] << 6);
+            q2[48 + m] |= (uint8_t)(tq1_trits[1][b] << 2 | tq1_trits[3][b] << 4 | tq1_trits[m / 4][qh[m % 4]] << 6);
+        }
+        memcpy(out[blk].d, in[blk].d, sizeof out[blk].d);
+    }
 }
 
 /* ---- codes and scales, for kernels that multiply in integers ---- */

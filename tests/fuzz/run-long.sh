@@ -5,8 +5,8 @@
 #
 # Defaults: build-fuzz (configured and built here when missing: clang,
 # -Dfuzz=enabled, ASan+UBSan), 3600 s per harness, JOBS = half the CPUs
-# (at least 1), every harness (gguf tokenizer config state decode), one
-# after the other. Each runs libFuzzer in fork mode (-fork=JOBS) and keeps
+# (at least 1), every harness (gguf tokenizer config state decode
+# safetensors), one after the other. Each runs libFuzzer in fork mode (-fork=JOBS) and keeps
 # going after a crash, leak, timeout or out-of-memory (-ignore_*=1): every
 # finding is saved as BUILD_DIR/fuzz-artifacts/HARNESS/{crash,leak,timeout,oom}-*
 # and the corpus grows in BUILD_DIR/fuzz-corpus-HARNESS. Minimize a finding
@@ -28,7 +28,7 @@ main() {
     jobs=${3:-$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))}
     shift 3 2>/dev/null || shift $#
     harnesses=("$@")
-    [ ${#harnesses[@]} -gt 0 ] || harnesses=(gguf tokenizer config state decode)
+    [ ${#harnesses[@]} -gt 0 ] || harnesses=(gguf tokenizer config state decode safetensors)
     here=tests/fuzz
 
     if [ ! -x "$build/tests/fuzz_gguf" ]; then
@@ -46,6 +46,7 @@ main() {
         config) echo "$here/yaml.dict" ;;
         state) echo "$here/state.dict" ;;
         tokenizer) echo "$here/tokenizer.dict" ;;
+        safetensors) echo "$here/safetensors.dict" ;;
         esac
     }
 
@@ -55,7 +56,12 @@ main() {
         corpus="$build/fuzz-corpus-$h"
         artifacts="$build/fuzz-artifacts/$h"
         mkdir -p "$corpus" "$artifacts"
-        "$here/seeds.sh" "$h" "$corpus" "$build/tests/gen_seeds" >/dev/null
+        if [ "$h" = safetensors ]; then
+            "$build/tests/gen_seeds_safetensors" "$corpus" "${BITNET_FIXTURES:-../shared/fixtures}" >/dev/null 2>&1 \
+                || "$build/tests/gen_seeds_safetensors" "$corpus" >/dev/null
+        else
+            "$here/seeds.sh" "$h" "$corpus" "$build/tests/gen_seeds" >/dev/null
+        fi
         [ -d "$here/regressions/$h" ] && cp -n "$here/regressions/$h"/* "$corpus"/ 2>/dev/null || true
         before=$(find "$artifacts" -type f | wc -l)
         log="$build/fuzz-long-$h.log"

@@ -23,6 +23,7 @@
 
 #define LLAMA "kjv-llama/kjv-llama-5m-q4_k_m.gguf"
 #define BITNET "kjv-bitnet/kjv-bitnet-4m-i2_s.gguf"
+#define BITNET_TQ1 "kjv-bitnet/kjv-bitnet-4m-tq1_0.gguf"
 
 typedef struct variant {
     const char *label;
@@ -33,6 +34,7 @@ typedef struct variant {
     int32_t n_threads, n_batch, blas_min_batch;
     uint32_t kv_type;
     bool logits_all;
+    bool repack; /* TQ1_0 re-encoded at the first context (a failed copy falls back to the stored bytes) */
 } variant;
 
 static const variant variants[] = {
@@ -44,6 +46,7 @@ static const variant variants[] = {
      true},
     {"bitnet i2_s, head re-quantized to q8_0, 2 threads", BITNET, 0, BITNET_TYPE_Q8_0, false, 2, 512, 0,
      BITNET_TYPE_F32, false},
+    {"bitnet tq1_0, repacked", BITNET_TQ1, 0, -1, false, 1, 512, 0, BITNET_TYPE_F32, false, true},
 };
 
 static bitnet_model *load_variant(const variant *v)
@@ -53,6 +56,7 @@ static bitnet_model *load_variant(const variant *v)
     p.cache_bytes = v->cache_bytes;
     p.head_type = v->head_type;
     p.prefetch = v->prefetch;
+    p.repack = v->repack;
     bitnet_model *m = NULL;
     if (bitnet_model_load_file(fixture_path(path, sizeof path, v->model), &p, &m))
         fail_msg("%s: %s", v->model, bitnet_last_error());

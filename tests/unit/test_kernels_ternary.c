@@ -403,6 +403,32 @@ static void run_quantize_nan(const kernel *k)
 KERNEL_TESTS(K_AVX2, avx2)
 KERNEL_TESTS(K_AVX512, avx512)
 
+/* AVX-512 TQ1_0 decode has two kernels: table lookups (CPUs with VBMI and
+ * GFNI) and base-3 arithmetic; each against the reference, one batch row,
+ * canonical and raw (arbitrary) bytes, row counts around the 16-row tile
+ * and the 64-row block, ranges as threads split them. */
+static void test_tq1_decode_kernels_avx512(void **st)
+{
+    (void)st;
+    REQUIRE_ISA(&K_AVX512);
+    static const int64_t ns[] = {256, 512, 2560, 6912};
+    static const int64_t rows[] = {1, 15, 16, 17, 48, 64, 65, 130};
+    int ran = 0;
+    for (int allow = 1; allow >= 0; allow--) {
+        if (bn_avx512_tq1_lut_allow(allow) != (bool)allow) {
+            print_message("this CPU lacks VBMI/GFNI: the lookup kernel is not tested here\n");
+            continue;
+        }
+        for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+            for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+                check_case(&K_AVX512, BITNET_TYPE_TQ1_0, ns[i], rows[r], 1, r & 1);
+                ran++;
+            }
+    }
+    bn_avx512_tq1_lut_allow(true);
+    assert_true(ran > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_quantize_nan_avx2),      cmocka_unit_test(test_matmul_random_avx512),
         cmocka_unit_test(test_matmul_big_batch_avx512), cmocka_unit_test(test_matmul_declines_avx512),
         cmocka_unit_test(test_quantize_avx512),        cmocka_unit_test(test_quantize_nan_avx512),
+        cmocka_unit_test(test_tq1_decode_kernels_avx512),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

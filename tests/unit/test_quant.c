@@ -1075,6 +1075,34 @@ static void test_round_trip_ternary_exact(void **state)
     check_ternary_exact(T_TQ2_0, 64, 0.0123f);
 }
 
+/* TQ1_0 -> TQ2_0 re-encoding (load-time repacking): the codes and scales of
+ * every block come out the same through each format's own unpacking, for
+ * quantizer output and for arbitrary bytes (every byte value in every
+ * position, so non-canonical TQ1_0 bytes too). */
+static void test_tq1_to_tq2(void **state)
+{
+    (void)state;
+    enum { NB = 260, N = NB * 256 };
+    static uint8_t q1[NB * 54], q2[NB * 66];
+    static int8_t c1[N], c2[N];
+    static float s1[NB], s2[NB], x[4 * 256];
+    for (int i = 0; i < NB * 54; i++)
+        q1[i] = (uint8_t)((i / 54) % 256 + i * 7); /* block b's byte j: b + 7 i (mod 256), all 256 values */
+    for (int i = 0; i < 4 * 256; i++)
+        x[i] = (float)rng_int(-1000, 1000) / 300.0f;
+    traits(T_TQ1_0)->quantize(x, q1, 4, 256); /* the first four blocks from the quantizer */
+    memset(q2, 0xA5, sizeof q2);
+    bn_tq1_0_to_tq2_0(q1, q2, NB);
+    traits(T_TQ1_0)->unpack_ternary(q1, c1, s1, N, NULL);
+    traits(T_TQ2_0)->unpack_ternary(q2, c2, s2, N, NULL);
+    for (int i = 0; i < N; i++)
+        if (c1[i] != c2[i])
+            fail_msg("element %d (block %d, %d): tq1 code %d, tq2 code %d", i, i / 256, i % 256, c1[i], c2[i]);
+    assert_memory_equal(s1, s2, sizeof s1);
+    for (int b = 0; b < NB; b++)
+        assert_memory_equal(q1 + 54 * b + 52, q2 + 66 * b + 64, 2);
+}
+
 /* I2_S on exactly ternary tensors (codes x s, zeros included, as BitNet
  * checkpoints store them): the tail keeps s itself and every row, read on
  * its own with the shared tail, comes back bit for bit. */
@@ -1444,6 +1472,7 @@ int main(void)
         cmocka_unit_test_setup(test_q8_k_bsums, setup_seed),
         cmocka_unit_test_setup(test_round_trip_ternary_random, setup_seed),
         cmocka_unit_test_setup(test_round_trip_ternary_exact, setup_seed),
+        cmocka_unit_test_setup(test_tq1_to_tq2, setup_seed),
         cmocka_unit_test_setup(test_round_trip_i2_s, setup_seed),
         cmocka_unit_test_setup(test_round_trip_i2_s_absmean, setup_seed),
         cmocka_unit_test_setup(test_round_trip_floats, setup_seed),

@@ -23,7 +23,7 @@
 static const char usage[] =
     "bitnet bench --model PATH [-p 128] [-n 64] [-t 1,2] [-r 5] [--json FILE|-] [--md]\n"
     "             [--backend NAME] [--head-type TYPE] [--kv-type f32|f16] [--blas-min-batch N] [--bw-mib 1024]\n"
-    "             [--cache-bytes N] [--no-prefetch]\n"
+    "             [--cache-bytes N] [--no-prefetch] [--repack]\n"
     "             [--no-sha]\n"
     "  (charts: scripts/plot-bench.py OUT.svg A.json [B.json ...])";
 
@@ -34,7 +34,7 @@ static const char usage[] =
 
 typedef struct bench_opts {
     const char *model, *pp, *tg, *threads, *reps, *json, *md, *backend, *bw_mib, *no_sha, *head_type, *blas_min, *kv;
-    const char *cache, *no_prefetch;
+    const char *cache, *no_prefetch, *repack;
     int32_t head, blas_min_batch, kv_type; /* parsed: -1 = library default */
     long long cache_bytes;
 } bench_opts;
@@ -106,9 +106,10 @@ static uint64_t head_bytes(const bitnet_tensor_info *ti, int32_t head_type)
     return b ? b : ti->n_bytes;
 }
 
-/* Weight bytes one decoded token reads: every layer tensor, the output norm,
- * the head (output.weight, or token_embd when tied) and one embedding row. */
-static bitnet_status collect_facts(const bitnet_model *m, int32_t head_type, model_facts *f)
+/* Weight bytes one decoded token reads: every layer tensor (TQ1_0 matrices
+ * at their TQ2_0 size when repacked), the output norm, the head
+ * (output.weight, or token_embd when tied) and one embedding row. */
+static bitnet_status collect_facts(const bitnet_model *m, int32_t head_type, bool repack, model_facts *f)
 {
     bitnet_model_meta_string(m, "general.architecture", &f->arch, NULL);
     bitnet_model_meta_string(m, "general.name", &f->name, NULL);
@@ -135,7 +136,8 @@ static bitnet_status collect_facts(const bitnet_model *m, int32_t head_type, mod
             f->n_vocab = ti.ne[1];
             f->bytes_per_token += ti.n_rows > 0 ? ti.n_bytes / (uint64_t)ti.n_rows : 0;
         } else if (strncmp(ti.name, "blk.", 4) == 0 || strcmp(ti.name, "output_norm.weight") == 0) {
-            f->bytes_per_token += ti.n_bytes;
+            const bool repacked = repack && ti.type == BITNET_TYPE_TQ1_0 && ti.n_dims == 2;
+            f->bytes_per_token += repacked ? bn_type_tensor_bytes(BITNET_TYPE_TQ2_0, ti.n_elements) : ti.n_bytes;
             if (ti.n_dims >= 2 && ends_with(ti.name, ".weight") && ti.type < 64)
                 layer_bytes[ti.type] += ti.n_bytes;
         } else if (strcmp(ti.name, "output.weight") == 0) {
@@ -184,6 +186,7 @@ static bitnet_status open_model(const bench_opts *o, int threads, int32_t n_ctx,
     mp.head_type = o->head;
     mp.cache_bytes = (uint64_t)o->cache_bytes;
     mp.prefetch = !o->no_prefetch;
+    mp.repack = o->repack != NULL;
     bitnet_status s = bitnet_model_load_file(o->model, &mp, m);
     if (s)
         return s;
@@ -360,9 +363,9 @@ static void write_json(FILE *f, const bench_opts *o, const model_facts *mf, cons
     else
         fputs("null", f);
     bitnet_context_params cp = bitnet_context_params_default();
-    fprintf(f, ", \"kv_type\": \"%s\", \"blas_min_batch\": %d},\n  \"results\": [\n",
+    fprintf(f, ", \"kv_type\": \"%s\", \"blas_min_batch\": %d, \"repack\": %s},\n  \"results\": [\n",
             bitnet_type_name(o->kv_type >= 0 ? (uint32_t)o->kv_type : cp.kv_type),
-            o->blas_min_batch >= 0 ? o->blas_min_batch : cp.blas_min_batch);
+            o->blas_min_batch >= 0 ? o->blas_min_batch : cp.blas_min_batch, o->repack ? "true" : "false");
     for (int i = 0; i < n_res; i++) {
         const thread_result *r = &res[i];
         double tg = mean_of(&r->tg_ts);
@@ -384,9 +387,9 @@ static void write_json(FILE *f, const bench_opts *o, const model_facts *mf, cons
                 "     \"store_stats\": {\"hits\": %" PRIu64 ", \"misses\": %" PRIu64 ", \"evictions\": %" PRIu64
                 ", \"bytes_resident\": %" PRIu64 ", \"bytes_budget\": %" PRIu64 ", \"bytes_mapped\": %" PRIu64
                 ", \"entries\": %" PRIu64 ", \"bytes_peak\": %" PRIu64 ", \"prefetch_issued\": %" PRIu64
-                ", \"prefetch_hits\": %" PRIu64 "},\n",
+                ", \"prefetch_hits\": %" PRIu64 ", \"bytes_repacked\": %" PRIu64 "},\n",
                 st->hits, st->misses, st->evictions, st->bytes_resident, st->bytes_budget, st->bytes_mapped,
-                st->entries, st->bytes_peak, st->prefetch_issued, st->prefetch_hits);
+                st->entries, st->bytes_peak, st->prefetch_issued, st->prefetch_hits, st->bytes_repacked);
         const bitnet_context_stats *cs = &r->cstats;
         fprintf(f,
                 "     \"context_stats\": {\"decode_calls\": %" PRIu64 ", \"prefill_tokens\": %" PRIu64
@@ -507,7 +510,7 @@ static int bench(bench_opts *o)
     bitnet_status s = bitnet_model_load_file(o->model, NULL, &m);
     if (s)
         return cli_fail("cannot load model", s);
-    s = collect_facts(m, o->head, &mf);
+    s = collect_facts(m, o->head, o->repack != NULL, &mf);
     if (s) {
         bitnet_model_release(m);
         return cli_fail("cannot read the model's tensors", s);
@@ -579,7 +582,7 @@ int cmd_bench(int argc, char **argv)
         {"-t", 1, &o.threads},    {"-r", 1, &o.reps},          {"--json", 1, &o.json},     {"--md", 0, &o.md},
         {"--backend", 1, &o.backend}, {"--bw-mib", 1, &o.bw_mib}, {"--no-sha", 0, &o.no_sha},
         {"--head-type", 1, &o.head_type}, {"--blas-min-batch", 1, &o.blas_min}, {"--kv-type", 1, &o.kv},
-        {"--cache-bytes", 1, &o.cache}, {"--no-prefetch", 0, &o.no_prefetch},
+        {"--cache-bytes", 1, &o.cache}, {"--no-prefetch", 0, &o.no_prefetch}, {"--repack", 0, &o.repack},
     };
     int rc = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), usage);
     if (rc)

@@ -12,7 +12,7 @@ static const char usage[] =
     "bitnet run --model PATH --prompt TEXT [--max-new-tokens N] [--temp T] [--top-k K] [--top-p P]\n"
     "           [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx N] [--no-bos]\n"
     "           [--ignore-eos] [--json] [--dump-logits FILE] [--head-type TYPE]\n"
-    "           [--load-state FILE] [--save-state FILE] [--stats] [--cache-bytes N] [--no-prefetch]\n"
+    "           [--load-state FILE] [--save-state FILE] [--stats] [--cache-bytes N] [--no-prefetch] [--repack]\n"
     "           [--config FILE]   (YAML, see README \"Configuration file\"; flags override it)";
 
 typedef struct run_opts {
@@ -20,7 +20,7 @@ typedef struct run_opts {
     const char *no_bos, *ignore_eos, *json, *dump, *head_type;
     const char *load_state, *save_state; /* prompt cache in; context + sampler state out */
     const char *config;                  /* --config FILE */
-    const char *stats, *cache_bytes, *no_prefetch;
+    const char *stats, *cache_bytes, *no_prefetch, *repack;
 } run_opts;
 
 typedef struct run_state {
@@ -193,6 +193,8 @@ static int run(const run_opts *o, run_state *st)
         mp.cache_bytes = (uint64_t)cache_bytes;
     if (o->no_prefetch)
         mp.prefetch = false;
+    if (o->repack)
+        mp.repack = true;
     bitnet_status s = bitnet_model_load_file(o->model, &mp, &st->model);
     if (s)
         return cli_fail("cannot load model", s);
@@ -249,7 +251,7 @@ int cmd_run(int argc, char **argv)
         {"--ignore-eos", 0, &o.ignore_eos}, {"--json", 0, &o.json},   {"--dump-logits", 1, &o.dump},
         {"--head-type", 1, &o.head_type}, {"--load-state", 1, &o.load_state}, {"--save-state", 1, &o.save_state},
         {"--config", 1, &o.config},     {"--stats", 0, &o.stats},     {"--cache-bytes", 1, &o.cache_bytes},
-        {"--no-prefetch", 0, &o.no_prefetch},
+        {"--no-prefetch", 0, &o.no_prefetch}, {"--repack", 0, &o.repack},
     };
     int rc = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), usage);
     if (rc)
