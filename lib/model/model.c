@@ -249,7 +249,8 @@ uint32_t bitnet_model_gguf_version(const bitnet_model *model)
 
 /* Re-quantize `src` (rows of n floats after dequantization) to `type`, in
  * slices of rows so the float copy stays small. */
-static bitnet_status requantize(const bitnet_weights *src, uint32_t type, void **out, bitnet_weights *dst)
+static bitnet_status requantize(const bitnet_model *m, const bitnet_weights *src, uint32_t type, void **out,
+                                bitnet_weights *dst)
 {
     const bn_type_traits *from = bn_type_traits_get(src->type), *to = bn_type_traits_get(type);
     if (src->n % to->block_elems != 0)
@@ -270,6 +271,10 @@ static bitnet_status requantize(const bitnet_weights *src, uint32_t type, void *
             from->dequantize_row((const uint8_t *)src->data + (size_t)(r + i) * src->row_bytes, tmp + i * src->n,
                                  src->n, src->tail);
         to->quantize(tmp, data + (size_t)r * row_bytes, rows, src->n);
+        /* hand back each slice's source pages as soon as it is done, so
+         * RSS never holds the whole source and the whole copy at once */
+        bn_model_release_pages(m, (const uint8_t *)src->data + (size_t)r * src->row_bytes,
+                               (size_t)rows * src->row_bytes);
     }
     bn_free(tmp);
     *dst = (bitnet_weights){type, data, row_bytes, NULL, src->n, src->n_rows};
@@ -302,7 +307,7 @@ bitnet_status bn_model_head(const bitnet_model *model, bitnet_weights *w)
     bitnet_status s = BITNET_OK;
     pthread_mutex_lock(&m->head_lock);
     if (!m->head_data) {
-        s = requantize(w, (uint32_t)m->params.head_type, &m->head_data, &m->head);
+        s = requantize(m, w, (uint32_t)m->params.head_type, &m->head_data, &m->head);
         if (!s) {
             bn_log(BITNET_LOG_INFO, "output head re-quantized from %s to %s", bitnet_type_name(w->type),
                    bitnet_type_name(m->head.type));
