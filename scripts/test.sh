@@ -6,7 +6,7 @@
 #      simple.cpp against it out of tree, compare their greedy text with the CLI's
 #   4. valgrind memcheck over the loader suites, and on the CLI (inspect every fixture, run some)
 #   5. TSan build, the concurrency tests
-#   6. libFuzzer (clang): the five harnesses (tests/fuzz) for $BITNET_FUZZ_SECONDS each (default 22)
+#   6. libFuzzer (clang): the six harnesses (tests/fuzz) for $BITNET_FUZZ_SECONDS each (default 22)
 # Prints "N passed, N failed" at the end; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -72,6 +72,7 @@ static const key_def keys[] = {
     {.name = "use_mmap", .kind = K_BOOL, MODEL(use_mmap), .expect = "true or false"},
     {.name = "head_type", .kind = K_HEAD_TYPE, MODEL(head_type),
      .expect = "default or a type that can hold an output head (f16, q8_0, q6_k, ...)"},
+    {.name = "repack", .kind = K_BOOL, MODEL(repack), .expect = "true or false"},
     /* store */
     {.name = "cache_bytes", .kind = K_SIZE, MODEL(cache_bytes),
      .expect = "a size in bytes: an integer, optionally followed by B, KiB, MiB, GiB or TiB"},
@@ -129,17 +130,17 @@ typedef struct section_def {
 } section_def;
 
 static const section_def sections[] = {
-    {"model", 0, 3, "path, use_mmap, head_type"},
-    {"store", 3, 2, "cache_bytes, prefetch"},
-    {"context", 5, 7, "n_ctx, n_batch, n_threads, kv_type, backend, logits_all, blas_min_batch"},
-    {"sampler", 12, 9,
+    {"model", 0, 4, "path, use_mmap, head_type, repack"},
+    {"store", 4, 2, "cache_bytes, prefetch"},
+    {"context", 6, 7, "n_ctx, n_batch, n_threads, kv_type, backend, logits_all, blas_min_batch"},
+    {"sampler", 13, 9,
      "temperature, top_k, top_p, min_p, repeat_penalty, frequency_penalty, presence_penalty, penalty_last_n, seed"},
-    {"generate", 21, 4, "prompt, n_predict, state_load, state_save"},
+    {"generate", 22, 4, "prompt, n_predict, state_load, state_save"},
 };
 
 #define N_SECTIONS (sizeof sections / sizeof sections[0])
 
-_Static_assert(N_KEYS == 25, "sections[] must cover keys[] exactly");
+_Static_assert(N_KEYS == 26, "sections[] must cover keys[] exactly");
 
 /* One key's value as read, with where it was set (for duplicate messages). */
 typedef struct cfg_value {

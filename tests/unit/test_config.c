@@ -28,6 +28,7 @@ static const char full_doc[] =
     "  path: models/kjv-bitnet-4m-i2_s.gguf\n"
     "  use_mmap: false\n"
     "  head_type: q8_0\n"
+    "  repack: true\n"
     "store:\n"
     "  cache_bytes: 256MiB\n"
     "  prefetch: false\n"
@@ -77,6 +78,7 @@ static void test_full_document(void **state)
     assert_int_equal(mp.head_type, BITNET_TYPE_Q8_0);
     assert_true(mp.cache_bytes == 256ull << 20);
     assert_false(mp.prefetch);
+    assert_true(mp.repack);
     assert_int_equal(mp.struct_size, sizeof mp);
 
     bitnet_context_params cp = bitnet_context_params_default();
