@@ -444,10 +444,10 @@ static bitnet_status parse_object(parser *ps, int depth, bn_json *v)
     }
     v->type = BN_JSON_OBJECT;
     v->n = ps->n_mems - base;
-    bitnet_status s = check_duplicates(ps, ps->mems + base, v->n);
-    if (s)
-        return s;
-    if (v->n) {
+    if (v->n) { /* (an empty object may come before any member: mems is still NULL) */
+        bitnet_status s = check_duplicates(ps, ps->mems + base, v->n);
+        if (s)
+            return s;
         if (v->n > SIZE_MAX / sizeof(bn_json_member) ||
             !(v->v.members = bn_arena_alloc(ps->arena, v->n * sizeof(bn_json_member))))
             return oom(ps);

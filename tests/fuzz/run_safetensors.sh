@@ -31,7 +31,7 @@ fi
 [ -d "$here/regressions/safetensors" ] && cp -n "$here/regressions/safetensors"/* "$corpus"/ 2>/dev/null || true
 log="$build/fuzz-safetensors.log"
 set +e
-ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -dict="$here/safetensors.dict" -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1
 rc=$?
