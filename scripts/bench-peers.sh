@@ -64,7 +64,7 @@ cpu_busy() {
     sleep 2
     b=$(awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
     awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," "); split(b,y," "); t=(y[1]-x[1])+(y[2]-x[2]);
-        printf "%.2f", t > 0 ? (y[1]-x[1])/t : 0}'
+        printf "%.2f", (t > 0 ? (y[1]-x[1])/t : 0)}'
 }
 wait_idle() {
     local limit=${IDLE_WAIT:-300} waited=0 busy
