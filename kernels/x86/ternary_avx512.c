@@ -253,9 +253,9 @@ AI void i2s_finish(const job *j, int64_t r, int64_t b, int R, int B, const int32
 
 /* TQ: after a block, acc += d * (sum(c*q) - sum(q)) for 16 (r, b) lanes,
  * in double and block order like the reference (multiply, then add: no
- * FMA). Lane p = k * R + i. */
-AI void tq_scale16(const job *j, int64_t r, int64_t b, int64_t blk, const int R, const __m512i *acc, __m512d *dlo,
-                   __m512d *dhi)
+ * FMA). Lane p = k * R + i; dl, dh: the lanes' block scales (0-7, 8-15). */
+AI void tq_scale16_d(const job *j, int64_t b, int64_t blk, const int R, const __m512i *acc, __m512d dl, __m512d dh,
+                     __m512d *dlo, __m512d *dhi)
 {
     const int B = 16 / R;
     const __m512i sq_idx = _mm512_setr_epi32(0 / R, 1 / R, 2 / R, 3 / R, 4 / R, 5 / R, 6 / R, 7 / R, 8 / R, 9 / R,
@@ -263,17 +263,33 @@ AI void tq_scale16(const job *j, int64_t r, int64_t b, int64_t blk, const int R,
     const __m512i sq = _mm512_permutexvar_epi32(
         sq_idx, _mm512_maskz_loadu_epi32((__mmask16)((1u << B) - 1), j->sq + blk * j->sqs + b));
     const __m512i s = _mm512_sub_epi32(red16(acc), sq);
-    const double *d = j->dt + blk * j->dts + (r - j->dr0);
+    const __m512d lo = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(s)), dl);
+    const __m512d hi = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(s, 1)), dh);
+    *dlo = _mm512_add_pd(*dlo, lo);
+    *dhi = _mm512_add_pd(*dhi, hi);
+}
+
+/* The same with the scales from the row block's table (fill_scales). */
+AI void tq_scale16(const job *j, int64_t r, int64_t b, int64_t blk, const int R, const __m512i *acc, __m512d *dlo,
+                   __m512d *dhi)
+{
     __m512d dl, dh;
+    const double *d = j->dt + blk * j->dts + (r - j->dr0);
     if (R == 16) {
         dl = _mm512_loadu_pd(d), dh = _mm512_loadu_pd(d + 8);
     } else { /* R == 4 */
         dl = dh = _mm512_broadcast_f64x4(_mm256_loadu_pd(d));
     }
-    const __m512d lo = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(s)), dl);
-    const __m512d hi = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(s, 1)), dh);
-    *dlo = _mm512_add_pd(*dlo, lo);
-    *dhi = _mm512_add_pd(*dhi, hi);
+    tq_scale16_d(j, b, blk, R, acc, dl, dh, dlo, dhi);
+}
+
+/* 16 rows' f16 block scales, read by the decode tiles next to the codes
+ * (the lines are in L1 by then): exact in double, as in fill_scales. */
+AI void tq_scales_f16(const uint16_t *h, __m512d *dl, __m512d *dh)
+{
+    const __m512 f = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
+    *dl = _mm512_cvtps_pd(_mm512_castps512_ps256(f));
+    *dh = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(f), 1)));
 }
 
 AI void tq_finish16(const job *j, int64_t r, int64_t b, int R, __m512d dlo, __m512d dhi)
@@ -489,6 +505,7 @@ static void tq1_4x4(const job *j, int64_t r, int64_t b)
         tq2_codes(p + 32, &c_, &d_);                                          \
         DP(s##i, c_, a2);                                                     \
         DP(s##i, d_, a3);                                                     \
+        memcpy(&sc[i], p + 64, 2);                                            \
         _mm_prefetch((const char *)(p + j->pfo), _MM_HINT_T1);                \
         p += rb;                                                              \
     } while (0)
@@ -498,6 +515,7 @@ static void tq1_4x4(const job *j, int64_t r, int64_t b)
         DP(s##i, tq1_quarter(p, 1), a1);                                      \
         DP(s##i, tq1_quarter(p, 2), a2);                                      \
         DP(s##i, tq1_quarter(p, 3), a3);                                      \
+        memcpy(&sc[i], p + 52, 2);                                            \
         _mm_prefetch((const char *)(p + j->pfo), _MM_HINT_T1);                \
         p += rb;                                                              \
     } while (0)
@@ -515,6 +533,7 @@ AI void tq_16x1(const job *j, int64_t r, int64_t b, const int kind)
         const __m512i a0 = _mm512_loadu_si512(xm), a1 = _mm512_loadu_si512(xm + 64);
         const __m512i a2 = _mm512_loadu_si512(xm + 128), a3 = _mm512_loadu_si512(xm + 192);
         const uint8_t *p = w0 + bbytes * blk;
+        uint16_t sc[16];
         ZERO16;
         if (kind == KIND_TQ2) {
             FOR16(TQ2_ROW16);
@@ -522,7 +541,9 @@ AI void tq_16x1(const job *j, int64_t r, int64_t b, const int kind)
             FOR16(TQ1_ROW16);
         }
         const __m512i acc[16] = ACC16;
-        tq_scale16(j, r, b, blk, 16, acc, &dlo, &dhi);
+        __m512d dl, dh;
+        tq_scales_f16(sc, &dl, &dh);
+        tq_scale16_d(j, b, blk, 16, acc, dl, dh, &dlo, &dhi);
     }
     tq_finish16(j, r, b, 16, dlo, dhi);
 }
@@ -619,6 +640,7 @@ TQ1_LUT_TARGET AI __m512i lut256(__m512i v, __mmask64 top, const uint8_t *t)
         DP(s##i, _mm512_gf2p8affine_epi64_epi8(l_, f2, 0), a2);                                    \
         DP(s##i, _mm512_gf2p8affine_epi64_epi8(l_, f3, 0), a3);                                    \
         DP(s##i, h_, a4);                                                                          \
+        memcpy(&sc[i], p + 52, 2);                                                                 \
         _mm_prefetch((const char *)(p + j->pfo), _MM_HINT_T1);                                     \
         p += rb;                                                                                   \
     } while (0)
@@ -637,10 +659,13 @@ TQ1_LUT_TARGET static void tq1_16x1_lut(const job *j, int64_t r, int64_t b)
         const __m512i a2 = _mm512_load_si512(xm + 128), a3 = _mm512_load_si512(xm + 192);
         const __m512i a4 = _mm512_load_si512(xm + 256);
         const uint8_t *p = w0 + TQ1_BYTES * blk;
+        uint16_t sc[16];
         ZERO16;
         FOR16(TQ1L_ROW16);
         const __m512i acc[16] = ACC16;
-        tq_scale16(j, r, b, blk, 16, acc, &dlo, &dhi);
+        __m512d dl, dh;
+        tq_scales_f16(sc, &dl, &dh);
+        tq_scale16_d(j, b, blk, 16, acc, dl, dh, &dlo, &dhi);
     }
     tq_finish16(j, r, b, 16, dlo, dhi);
 }
@@ -839,8 +864,11 @@ bool bn_avx512_matmul_i8(const bitnet_weights *w, const int8_t *xq, int64_t ldx,
                 i2s_stage(&j, xc, ldx, 0, nb, xperm, n);
             for (int64_t rb0 = r0; rb0 < r1; rb0 += rb_rows) {
                 const int64_t rb1 = r1 - rb0 < rb_rows ? r1 : rb0 + rb_rows;
-                if (tq)
-                    fill_scales(dt, rb_rows, w, rb0, rb1, nblk, bbytes, doff);
+                /* the 16-row tiles read their scales themselves; the
+                 * table is for the edge tiles' rows only */
+                const int64_t rt = rb0 + (rb1 - rb0) / 16 * 16;
+                if (tq && rt < rb1)
+                    fill_scales(dt + (rt - rb0), rb_rows, w, rt, rb1, nblk, bbytes, doff);
                 j.dr0 = rb0;
                 /* while this row block computes from L2, the next one is
                  * brought in (fill_scales then finds it there) */
