@@ -7,15 +7,18 @@
 #include "model/model_internal.h"
 #include "quant/quant.h"
 
-enum { TQ1_BLOCK_BYTES = 54, TQ2_BLOCK_BYTES = 66, TQ_BLOCK_ELEMS = 256 };
+/* TQ2_0 bytes of one row of n elements (the trait table's sizes). */
+static size_t tq2_row_bytes(int64_t n)
+{
+    return (size_t)bn_type_tensor_bytes(BITNET_TYPE_TQ2_0, n);
+}
 
 static void *repack_tensor(const bitnet_weights *w)
 {
-    const int64_t blocks_per_row = w->n / TQ_BLOCK_ELEMS;
-    if (w->row_bytes != (size_t)(blocks_per_row * TQ1_BLOCK_BYTES))
+    const int64_t blocks_per_row = w->n / bn_type_traits_get(BITNET_TYPE_TQ1_0)->block_elems;
+    if (w->row_bytes != (size_t)bn_type_tensor_bytes(BITNET_TYPE_TQ1_0, w->n) || !tq2_row_bytes(w->n))
         return NULL; /* not plain TQ1_0 rows: leave it */
-    const size_t bytes = (size_t)(blocks_per_row * TQ2_BLOCK_BYTES) * (size_t)w->n_rows;
-    void *data = bn_malloc(bytes);
+    void *data = bn_malloc(tq2_row_bytes(w->n) * (size_t)w->n_rows);
     if (data)
         bn_tq1_0_to_tq2_0(w->data, data, blocks_per_row * w->n_rows);
     return data;
@@ -41,7 +44,7 @@ static void build_all(bitnet_model *m, const bn_arch_model *am)
             if (!copy)
                 continue;
             m->repacked[lin[i]->idx] = copy;
-            m->repacked_bytes += (uint64_t)(w->n / TQ_BLOCK_ELEMS * TQ2_BLOCK_BYTES) * (uint64_t)w->n_rows;
+            m->repacked_bytes += (uint64_t)tq2_row_bytes(w->n) * (uint64_t)w->n_rows;
             bn_model_release_pages(m, w->data, w->row_bytes * (size_t)w->n_rows);
             n++;
         }
@@ -67,8 +70,8 @@ void bn_model_repack(const bitnet_model *model, bn_arch_model *am)
             if (w->type != BITNET_TYPE_TQ1_0 || lin[i]->idx < 0 || lin[i]->idx >= m->gguf.n_tensors ||
                 !m->repacked[lin[i]->idx])
                 continue;
-            *w = (bitnet_weights){BITNET_TYPE_TQ2_0, m->repacked[lin[i]->idx],
-                                  (size_t)(w->n / TQ_BLOCK_ELEMS * TQ2_BLOCK_BYTES), NULL, w->n, w->n_rows};
+            *w = (bitnet_weights){BITNET_TYPE_TQ2_0, m->repacked[lin[i]->idx], tq2_row_bytes(w->n), NULL, w->n,
+                                  w->n_rows};
             lin[i]->repacked = true;
         }
     }

@@ -17,8 +17,10 @@
 #include "bitnet.h"
 #include "context/blas.h"
 #include "support/fixtures.h"
+#include "support/greedy.h"
 
 #define MODEL "kjv-llama/kjv-llama-5m-q4_k_m.gguf"
+#define PROMPT "In the beginning God created the heaven and the earth. And the earth was"
 #define N_GEN 8
 
 static bitnet_model *load(uint64_t cache_bytes, bool prefetch)
@@ -61,31 +63,10 @@ static bitnet_context *context(bitnet_model *m, int32_t blas_min_batch)
     return c;
 }
 
-/* A prompt batch (through sgemm) and N_GEN greedy steps; every step's logits
- * appended to out (N_GEN + 1 rows of n_vocab). */
+/* The prompt batch and N_GEN greedy steps, every step's logits into out. */
 static void run(bitnet_context *c, float *out)
 {
-    const bitnet_model *m = bitnet_context_model(c);
-    const int32_t nv = bitnet_vocab_size(m);
-    bitnet_token toks[64];
-    size_t n = 0;
-    const char *text = "In the beginning God created the heaven and the earth. And the earth was";
-    assert_int_equal(bitnet_tokenize(m, text, strlen(text), BITNET_TOKENIZE_ADD_SPECIAL, toks, 64, &n), BITNET_OK);
-    assert_true(n >= 8);
-    bitnet_context_clear(c);
-    assert_int_equal(bitnet_context_decode(c, toks, (int32_t)n), BITNET_OK);
-    for (int i = 0; i <= N_GEN; i++) {
-        const float *l = bitnet_context_logits(c, -1);
-        assert_non_null(l);
-        memcpy(out + (size_t)i * (size_t)nv, l, (size_t)nv * sizeof(float));
-        if (i == N_GEN)
-            break;
-        bitnet_token best = 0;
-        for (int32_t k = 1; k < nv; k++)
-            if (l[k] > l[best])
-                best = k;
-        assert_int_equal(bitnet_context_decode(c, &best, 1), BITNET_OK);
-    }
+    greedy_logits(c, PROMPT, N_GEN, out);
 }
 
 static void test_budgets_same_logits(void **state)
