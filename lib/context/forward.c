@@ -26,6 +26,13 @@ typedef struct matmul_job {
     float *y;
 } matmul_job;
 
+/* Rows per chunk: the kernels' 16-row decode tiles, and in prefill their
+ * 64-row blocks (a block stays in cache while the batch passes over it). */
+static int64_t matmul_grain(int64_t n_batch)
+{
+    return n_batch < 4 ? 16 : 64;
+}
+
 static void matmul_task(void *arg, int64_t r0, int64_t r1, int thread)
 {
     const matmul_job *j = arg;
@@ -52,6 +59,8 @@ typedef struct dequant_job {
     float *out;
 } dequant_job;
 
+#define DEQUANT_GRAIN 16
+
 static void dequant_task(void *arg, int64_t r0, int64_t r1, int thread)
 {
     (void)thread;
@@ -67,7 +76,7 @@ static void fill_pool(void *arg, const bn_gguf_tensor *t, float *out)
     bitnet_context *c = arg;
     (void)t;
     dequant_job j = {c->blas_fill_w, out};
-    bn_pool_run(c->pool, c->blas_fill_w->n_rows, dequant_task, &j);
+    bn_pool_run(c->pool, c->blas_fill_w->n_rows, DEQUANT_GRAIN, dequant_task, &j);
 }
 
 /* Float-activation product of a large batch with sgemm: F32 weights in
@@ -100,7 +109,7 @@ static bool linear_blas(bitnet_context *c, const bn_linear *L, const float *x, i
             c->blas_w_cap = need;
         }
         dequant_job j = {w, c->blas_w};
-        bn_pool_run(c->pool, w->n_rows, dequant_task, &j);
+        bn_pool_run(c->pool, w->n_rows, DEQUANT_GRAIN, dequant_task, &j);
         wf = c->blas_w;
     }
     bn_blas_sgemm(x, T, w->n, wf, w->n_rows, y, w->n_rows);
@@ -122,7 +131,7 @@ static void linear(bitnet_context *c, const bn_linear *L, const float *x, int64_
         j.xscale = c->xscale;
     }
     if (j.n_batch)
-        bn_pool_run(c->pool, L->w.n_rows, matmul_task, &j);
+        bn_pool_run(c->pool, L->w.n_rows, matmul_grain(T), matmul_task, &j);
     if (L->scale != 1.0f)
         for (int64_t i = 0; i < T * L->w.n_rows; i++)
             y[i] *= L->scale;
@@ -211,7 +220,7 @@ static void attention_block(bitnet_context *c, int64_t l, int64_t T)
     linear(c, &L->wv, c->xb, T, c->v);
     rope_and_cache(c, l, T);
     attention_job j = {c, l};
-    bn_pool_run(c->pool, T * hp->n_head, attention_task, &j);
+    bn_pool_run(c->pool, T * hp->n_head, 1, attention_task, &j);
     if (hp->sub_norms)
         rmsnorm_rows(c, c->att, N->attn_sub, e, T, c->att);
     quantize_input(c, c->att, e, T);
@@ -258,7 +267,7 @@ static void head(bitnet_context *c, int64_t T)
     rmsnorm_rows(c, c->x + first * e, c->output_norm, e, rows, c->xb);
     float *out = c->logits + (c->logits_all_rows ? (size_t)c->n_logits * (size_t)n_vocab : 0);
     matmul_job j = {c, &c->am.output, c->xb, NULL, NULL, rows, out};
-    bn_pool_run(c->pool, n_vocab, matmul_task, &j);
+    bn_pool_run(c->pool, n_vocab, matmul_grain(rows), matmul_task, &j);
     c->n_logits = c->logits_all_rows ? c->n_logits + (int32_t)rows : 1;
 }
 

@@ -11,7 +11,8 @@
  * microseconds: a condition-variable round trip per job would cost as much as
  * the work. Workers therefore spin on a generation counter for a while after
  * each job and only then sleep; the caller spins on a pending counter. */
-#define SPIN_ITERATIONS 2000 /* ~100 us of `pause` */
+#define SPIN_ITERATIONS 2000 /* ~40 us of `pause` */
+#define BN_POOL_MAX_CHUNKS 64
 
 struct bn_pool {
     int n_threads;
@@ -23,9 +24,11 @@ struct bn_pool {
     atomic_bool quit;
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    atomic_int next_chunk;  /* the next chunk of the current job to claim */
     bn_pool_fn fn; /* job: published before `generation` is bumped */
     void *arg;
-    int64_t n;
+    int n_chunks;
+    int64_t bounds[BN_POOL_MAX_CHUNKS + 1];
 };
 
 typedef struct worker_arg {
@@ -33,10 +36,30 @@ typedef struct worker_arg {
     int index;
 } worker_arg;
 
-static void slice(int64_t n, int parts, int i, int64_t *begin, int64_t *end)
+/* Chunk boundaries for n items in multiples of `grain`: the first n_threads
+ * chunks share 3/4 of the work equally, the rest goes in chunks that shrink
+ * to one grain, so threads that run slower (a busy sibling hyperthread, a
+ * late wake-up) end at nearly the same time as the others. Returns the
+ * number of chunks. */
+static int plan_chunks(int64_t n, int64_t grain, int threads, int64_t *bounds)
 {
-    *begin = n * i / parts;
-    *end = n * (i + 1) / parts;
+    const int64_t units = (n + grain - 1) / grain;
+    int64_t done = 0;
+    int k = 0;
+    bounds[0] = 0;
+    const int64_t first = units * 3 / 4 / threads;
+    for (int t = 0; t < threads && first > 0; t++)
+        bounds[++k] = done += first;
+    while (done < units) {
+        const int64_t rest = units - done;
+        int64_t size = (rest + 2 * threads - 1) / (2 * threads);
+        if (k == BN_POOL_MAX_CHUNKS - 1)
+            size = rest;
+        bounds[++k] = done += size;
+    }
+    for (int i = 1; i <= k; i++)
+        bounds[i] = bounds[i] * grain < n ? bounds[i] * grain : n;
+    return k;
 }
 
 static inline void cpu_relax(void)
@@ -65,6 +88,17 @@ static unsigned wait_for_job(bn_pool *pool, unsigned seen)
     return g;
 }
 
+/* Claim and run chunks of the current job until none is left. */
+static void run_chunks(bn_pool *pool, int thread)
+{
+    for (;;) {
+        const int k = atomic_fetch_add_explicit(&pool->next_chunk, 1, memory_order_relaxed);
+        if (k >= pool->n_chunks)
+            return;
+        pool->fn(pool->arg, pool->bounds[k], pool->bounds[k + 1], thread);
+    }
+}
+
 static void *worker_main(void *p)
 {
     worker_arg *wa = p;
@@ -76,10 +110,7 @@ static void *worker_main(void *p)
         seen = wait_for_job(pool, seen);
         if (atomic_load(&pool->quit))
             break;
-        int64_t begin, end;
-        slice(pool->n, pool->n_threads, index, &begin, &end);
-        if (begin < end)
-            pool->fn(pool->arg, begin, end, index);
+        run_chunks(pool, index);
         atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_release);
     }
     return NULL;
@@ -100,6 +131,7 @@ bitnet_status bn_pool_new(int n_threads, bn_pool **out)
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->pending, 0);
     atomic_init(&pool->sleepers, 0);
+    atomic_init(&pool->next_chunk, 0);
     atomic_init(&pool->quit, false);
     bitnet_status s = BITNET_OK;
     if (n_threads > 1) {
@@ -150,7 +182,7 @@ int bn_pool_threads(const bn_pool *pool)
     return pool->n_threads;
 }
 
-void bn_pool_run(bn_pool *pool, int64_t n, bn_pool_fn fn, void *arg)
+void bn_pool_run(bn_pool *pool, int64_t n, int64_t grain, bn_pool_fn fn, void *arg)
 {
     if (pool->n_threads == 1 || n <= 1) {
         if (n > 0)
@@ -159,7 +191,8 @@ void bn_pool_run(bn_pool *pool, int64_t n, bn_pool_fn fn, void *arg)
     }
     pool->fn = fn;
     pool->arg = arg;
-    pool->n = n;
+    pool->n_chunks = plan_chunks(n, grain > 0 ? grain : 1, pool->n_threads, pool->bounds);
+    atomic_store_explicit(&pool->next_chunk, 0, memory_order_relaxed);
     atomic_store_explicit(&pool->pending, pool->n_threads - 1, memory_order_relaxed);
     atomic_fetch_add(&pool->generation, 1); /* seq_cst: publishes the job */
     if (atomic_load(&pool->sleepers) > 0) {
@@ -167,10 +200,7 @@ void bn_pool_run(bn_pool *pool, int64_t n, bn_pool_fn fn, void *arg)
         pthread_cond_broadcast(&pool->wake);
         pthread_mutex_unlock(&pool->lock);
     }
-    int64_t begin, end;
-    slice(n, pool->n_threads, 0, &begin, &end);
-    if (begin < end)
-        fn(arg, begin, end, 0);
+    run_chunks(pool, 0);
     /* Spin, then yield: with more threads than free cores a descheduled
      * worker needs this core to finish. */
     for (int i = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; i++) {

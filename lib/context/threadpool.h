@@ -1,7 +1,9 @@
-/* A persistent pool of worker threads that split an index range [0, n)
- * statically: thread t of T always gets the same slice, so a result never
- * depends on scheduling, and every output element is computed by exactly one
- * thread (bit-identical for any thread count). */
+/* A persistent pool of worker threads that split an index range [0, n) into
+ * chunks claimed at run time (faster threads take more). The chunk
+ * boundaries depend only on n, the grain and the thread count, and every item
+ * is computed by exactly one thread: as long as a task computes each item the
+ * same way whatever chunk it is in, results do not depend on scheduling and
+ * are bit-identical for any thread count. */
 #ifndef BN_THREADPOOL_H
 #define BN_THREADPOOL_H
 
@@ -18,7 +20,9 @@ typedef void (*bn_pool_fn)(void *arg, int64_t begin, int64_t end, int thread);
 bitnet_status bn_pool_new(int n_threads, bn_pool **out);
 void bn_pool_free(bn_pool *pool);
 int bn_pool_threads(const bn_pool *pool);
-/* Run fn over [0, n) split into one slice per thread; returns when all are done. */
-void bn_pool_run(bn_pool *pool, int64_t n, bn_pool_fn fn, void *arg);
+/* Run fn over [0, n) in chunks whose boundaries are multiples of `grain`
+ * (except n); returns when all are done. fn may be called several times per
+ * thread. */
+void bn_pool_run(bn_pool *pool, int64_t n, int64_t grain, bn_pool_fn fn, void *arg);
 
 #endif

@@ -1,0 +1,134 @@
+/* The thread pool: every item of a run is handed to exactly one call, chunk
+ * boundaries are multiples of the grain, thread indices are in range, and a
+ * pool runs many jobs back to back (also after its workers went to sleep).
+ * The concurrency suite runs this under TSan. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "context/threadpool.h"
+
+typedef struct visit_job {
+    int64_t n, grain;
+    int n_threads;
+    atomic_int *seen;       /* per item: how many calls covered it */
+    atomic_int bad_bounds;  /* calls with a misaligned or empty range */
+    atomic_int bad_thread;  /* calls with a thread index out of range */
+    atomic_int calls_by[8]; /* calls per thread */
+} visit_job;
+
+static void visit(void *arg, int64_t begin, int64_t end, int thread)
+{
+    visit_job *j = arg;
+    if (begin >= end || begin < 0 || end > j->n || begin % j->grain || (end % j->grain && end != j->n))
+        atomic_fetch_add(&j->bad_bounds, 1);
+    if (thread < 0 || thread >= j->n_threads)
+        atomic_fetch_add(&j->bad_thread, 1);
+    else
+        atomic_fetch_add(&j->calls_by[thread], 1);
+    for (int64_t i = begin; i < end && i >= 0 && i < j->n; i++)
+        atomic_fetch_add(&j->seen[i], 1);
+}
+
+static void check_run(bn_pool *pool, int n_threads, int64_t n, int64_t grain)
+{
+    visit_job j = {.n = n, .grain = grain, .n_threads = n_threads};
+    j.seen = calloc((size_t)(n > 0 ? n : 1), sizeof *j.seen);
+    assert_non_null(j.seen);
+    bn_pool_run(pool, n, grain, visit, &j);
+    for (int64_t i = 0; i < n; i++)
+        if (atomic_load(&j.seen[i]) != 1)
+            fail_msg("n %lld grain %lld threads %d: item %lld covered %d times", (long long)n, (long long)grain,
+                     n_threads, (long long)i, atomic_load(&j.seen[i]));
+    assert_int_equal(atomic_load(&j.bad_bounds), 0);
+    assert_int_equal(atomic_load(&j.bad_thread), 0);
+    free(j.seen);
+}
+
+static void test_every_item_once(void **state)
+{
+    (void)state;
+    const int64_t sizes[] = {0, 1, 2, 3, 15, 16, 17, 63, 640, 2560, 6912, 10007, 128256};
+    const int64_t grains[] = {1, 16, 64, 1000};
+    for (int threads = 1; threads <= 4; threads++) {
+        bn_pool *pool = NULL;
+        assert_int_equal(bn_pool_new(threads, &pool), BITNET_OK);
+        assert_int_equal(bn_pool_threads(pool), threads);
+        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+            for (size_t g = 0; g < sizeof grains / sizeof *grains; g++)
+                check_run(pool, threads, sizes[s], grains[g]);
+        bn_pool_free(pool);
+    }
+}
+
+/* Many short jobs in a row, as decode dispatches them, with pauses long
+ * enough for the workers to fall asleep in between. */
+static void test_many_jobs_and_sleeps(void **state)
+{
+    (void)state;
+    bn_pool *pool = NULL;
+    assert_int_equal(bn_pool_new(3, &pool), BITNET_OK);
+    for (int r = 0; r < 2000; r++)
+        check_run(pool, 3, 1 + r % 97, 1 + r % 5);
+    for (int r = 0; r < 5; r++) {
+        struct timespec pause = {0, 2000000}; /* 2 ms: past the workers' spin */
+        nanosleep(&pause, NULL);
+        check_run(pool, 3, 4096, 16);
+    }
+    bn_pool_free(pool);
+}
+
+/* A thread that is slow to start does not get an equal share forced on it:
+ * the other threads take the chunks it has not claimed. */
+static void slow_first_worker(void *arg, int64_t begin, int64_t end, int thread)
+{
+    visit_job *j = arg;
+    if (thread == 1 && atomic_load(&j->calls_by[1]) == 0) {
+        struct timespec pause = {0, 20000000}; /* 20 ms */
+        nanosleep(&pause, NULL);
+    }
+    visit(arg, begin, end, thread);
+}
+
+static void test_slow_thread_shares_less(void **state)
+{
+    (void)state;
+    bn_pool *pool = NULL;
+    assert_int_equal(bn_pool_new(2, &pool), BITNET_OK);
+    visit_job j = {.n = 4096, .grain = 16, .n_threads = 2};
+    j.seen = calloc(4096, sizeof *j.seen);
+    assert_non_null(j.seen);
+    bn_pool_run(pool, j.n, j.grain, slow_first_worker, &j);
+    for (int64_t i = 0; i < j.n; i++)
+        assert_int_equal(atomic_load(&j.seen[i]), 1);
+    /* thread 1 slept through its first chunk: thread 0 ran all the others */
+    if (atomic_load(&j.calls_by[1]) > 0)
+        assert_true(atomic_load(&j.calls_by[0]) > atomic_load(&j.calls_by[1]));
+    assert_int_equal(atomic_load(&j.bad_bounds), 0);
+    free(j.seen);
+    bn_pool_free(pool);
+}
+
+static void test_free_null(void **state)
+{
+    (void)state;
+    bn_pool_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_item_once),
+        cmocka_unit_test(test_many_jobs_and_sleeps),
+        cmocka_unit_test(test_slow_thread_shares_less),
+        cmocka_unit_test(test_free_null),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
