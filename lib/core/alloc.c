@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static atomic_long fail_countdown = -1;
 static atomic_ulong failures = 0;
@@ -47,6 +48,23 @@ void *bn_realloc(void *ptr, size_t size)
     if (inject_failure())
         return NULL;
     return count_failure(realloc(ptr, size ? size : 1));
+}
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *bn_malloc_weights(size_t size)
+{
+    if (inject_failure())
+        return NULL;
+    if (size < HUGE_PAGE)
+        return count_failure(malloc(size ? size : 1));
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE_PAGE, size) != 0)
+        return count_failure(NULL);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, size, MADV_HUGEPAGE); /* advice only: 4 KiB pages still work */
+#endif
+    return p;
 }
 
 void bn_free(void *ptr)

@@ -9,6 +9,11 @@ void *bn_malloc(size_t size);
 void *bn_calloc(size_t count, size_t size);
 void *bn_realloc(void *ptr, size_t size);
 void bn_free(void *ptr);
+/* For weights streamed every token (a re-quantized head, repacked or read
+ * copies): 2 MiB aligned and advised for transparent huge pages when that
+ * large, so streaming them does not take a TLB miss every 4 KiB. Free with
+ * bn_free. */
+void *bn_malloc_weights(size_t size);
 /* Copy of s[0..len) with a NUL appended; NULL on allocation failure. */
 char *bn_strndup(const char *s, size_t len);
 

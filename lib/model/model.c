@@ -258,7 +258,7 @@ static bitnet_status requantize(const bitnet_model *m, const bitnet_weights *src
                         (long long)src->n, to->name);
     const size_t row_bytes = (size_t)(src->n / to->block_elems * to->block_bytes);
     const int64_t slice = 256;
-    uint8_t *data = bn_malloc(row_bytes * (size_t)src->n_rows);
+    uint8_t *data = bn_malloc_weights(row_bytes * (size_t)src->n_rows);
     float *tmp = bn_malloc((size_t)slice * (size_t)src->n * sizeof(float));
     if (!data || !tmp) {
         bn_free(data);

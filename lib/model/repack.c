@@ -18,7 +18,7 @@ static void *repack_tensor(const bitnet_weights *w)
     const int64_t blocks_per_row = w->n / bn_type_traits_get(BITNET_TYPE_TQ1_0)->block_elems;
     if (w->row_bytes != (size_t)bn_type_tensor_bytes(BITNET_TYPE_TQ1_0, w->n) || !tq2_row_bytes(w->n))
         return NULL; /* not plain TQ1_0 rows: leave it */
-    void *data = bn_malloc(tq2_row_bytes(w->n) * (size_t)w->n_rows);
+    void *data = bn_malloc_weights(tq2_row_bytes(w->n) * (size_t)w->n_rows);
     if (data)
         bn_tq1_0_to_tq2_0(w->data, data, blocks_per_row * w->n_rows);
     return data;
