@@ -16,14 +16,22 @@
 
 /* ---- matrix products over the pool ------------------------------------ */
 
+/* Up to three matrices with the same input in one pool run (q/k/v,
+ * gate/up): rows [start[k], start[k+1]) of the run are matrix k's. One
+ * dispatch instead of three saves the barriers and lets the chunks stream
+ * on across the matrices (adjacent in the file). */
+#define MAX_PARTS 3
+
 typedef struct matmul_job {
     bitnet_context *c;
-    const bitnet_weights *w;
+    const bitnet_weights *w[MAX_PARTS];
+    float *y[MAX_PARTS];
+    int64_t start[MAX_PARTS + 1];
+    int n_parts;
     const float *x;    /* float activations, or NULL with xq */
     const int8_t *xq;  /* W1.58A8: int8 activations and their scales */
     const float *xscale;
     int64_t n_batch;
-    float *y;
 } matmul_job;
 
 /* Rows per chunk: the kernels' 16-row decode tiles, and in prefill their
@@ -38,11 +46,23 @@ static void matmul_task(void *arg, int64_t r0, int64_t r1, int thread)
     const matmul_job *j = arg;
     bitnet_context *c = j->c;
     void *scratch = c->thread_scratch + (size_t)thread * c->thread_scratch_bytes;
-    if (j->xq)
-        bn_kernels_matmul_i8(&c->kern, j->w, j->xq, j->w->n, j->xscale, j->n_batch, j->y, j->w->n_rows, r0, r1,
-                             scratch);
-    else
-        bn_kernels_matmul_f32(&c->kern, j->w, j->x, j->w->n, j->n_batch, j->y, j->w->n_rows, r0, r1, scratch);
+    for (int k = 0; k < j->n_parts; k++) {
+        const int64_t a = r0 > j->start[k] ? r0 : j->start[k], b = r1 < j->start[k + 1] ? r1 : j->start[k + 1];
+        if (a >= b)
+            continue;
+        const bitnet_weights *w = j->w[k];
+        const int64_t lo = a - j->start[k], hi = b - j->start[k];
+        if (j->xq)
+            bn_kernels_matmul_i8(&c->kern, w, j->xq, w->n, j->xscale, j->n_batch, j->y[k], w->n_rows, lo, hi,
+                                 scratch);
+        else
+            bn_kernels_matmul_f32(&c->kern, w, j->x, w->n, j->n_batch, j->y[k], w->n_rows, lo, hi, scratch);
+    }
+}
+
+static matmul_job one_matrix(bitnet_context *c, const bitnet_weights *w, const float *x, int64_t T, float *y)
+{
+    return (matmul_job){.c = c, .w = {w}, .y = {y}, .start = {0, w->n_rows}, .n_parts = 1, .x = x, .n_batch = T};
 }
 
 /* ---- prefill through OpenBLAS ------------------------------------------ */
@@ -120,9 +140,16 @@ static bool linear_blas(bitnet_context *c, const bn_linear *L, const float *x, i
 /* y[T][rows] = scale * W x[T][n]. For W1.58A8 layers, `x` must already be
  * quantized into c->xq / c->xscale (quantize_input), so q/k/v and gate/up
  * share it. */
+static void apply_scale(const bn_linear *L, int64_t T, float *y)
+{
+    if (L->scale != 1.0f)
+        for (int64_t i = 0; i < T * L->w.n_rows; i++)
+            y[i] *= L->scale;
+}
+
 static void linear(bitnet_context *c, const bn_linear *L, const float *x, int64_t T, float *y)
 {
-    matmul_job j = {c, &L->w, x, NULL, NULL, T, y};
+    matmul_job j = one_matrix(c, &L->w, x, T, y);
     if (!c->am.hp.act_i8 && linear_blas(c, L, x, T, y)) {
         j.n_batch = 0; /* done */
     } else if (c->am.hp.act_i8) {
@@ -132,9 +159,30 @@ static void linear(bitnet_context *c, const bn_linear *L, const float *x, int64_
     }
     if (j.n_batch)
         bn_pool_run(c->pool, L->w.n_rows, matmul_grain(T), matmul_task, &j);
-    if (L->scale != 1.0f)
-        for (int64_t i = 0; i < T * L->w.n_rows; i++)
-            y[i] *= L->scale;
+    apply_scale(L, T, y);
+}
+
+/* Several W1.58A8 linears of the same quantized input in one pool run;
+ * float-activation layers (which may go through sgemm) one by one. */
+static void linears(bitnet_context *c, const bn_linear *const *L, float *const *y, int n, const float *x, int64_t T)
+{
+    if (!c->am.hp.act_i8) {
+        for (int k = 0; k < n; k++)
+            linear(c, L[k], x, T, y[k]);
+        return;
+    }
+    matmul_job j = {.c = c, .n_parts = n, .xq = c->xq, .xscale = c->xscale, .n_batch = T};
+    int64_t grain = matmul_grain(T);
+    for (int k = 0; k < n; k++) {
+        j.w[k] = &L[k]->w;
+        j.y[k] = y[k];
+        j.start[k + 1] = j.start[k] + L[k]->w.n_rows;
+        if (L[k]->w.n_rows % grain)
+            grain = 1; /* chunks must not straddle a matrix's last tile oddly */
+    }
+    bn_pool_run(c->pool, j.start[n], grain, matmul_task, &j);
+    for (int k = 0; k < n; k++)
+        apply_scale(L[k], T, y[k]);
 }
 
 /* Per-token absmax int8 quantization of T rows of n (W1.58A8 layers only). */
@@ -215,9 +263,9 @@ static void attention_block(bitnet_context *c, int64_t l, int64_t T)
     const int64_t e = hp->n_embd;
     rmsnorm_rows(c, c->x, N->attn, e, T, c->xb);
     quantize_input(c, c->xb, e, T);
-    linear(c, &L->wq, c->xb, T, c->q);
-    linear(c, &L->wk, c->xb, T, c->k);
-    linear(c, &L->wv, c->xb, T, c->v);
+    const bn_linear *qkv[] = {&L->wq, &L->wk, &L->wv};
+    float *const qkv_out[] = {c->q, c->k, c->v};
+    linears(c, qkv, qkv_out, 3, c->xb, T);
     rope_and_cache(c, l, T);
     attention_job j = {c, l};
     bn_pool_run(c->pool, T * hp->n_head, 1, attention_task, &j);
@@ -236,8 +284,9 @@ static void ffn_block(bitnet_context *c, int64_t l, int64_t T)
     const int64_t e = hp->n_embd, ff = hp->n_ff;
     rmsnorm_rows(c, c->x, N->ffn, e, T, c->xb);
     quantize_input(c, c->xb, e, T);
-    linear(c, &L->gate, c->xb, T, c->gate);
-    linear(c, &L->up, c->xb, T, c->up);
+    const bn_linear *gate_up[] = {&L->gate, &L->up};
+    float *const gate_up_out[] = {c->gate, c->up};
+    linears(c, gate_up, gate_up_out, 2, c->xb, T);
     if (hp->relu2)
         c->kern.k.relu2_mul(c->gate, c->up, c->gate, T * ff);
     else
@@ -266,7 +315,7 @@ static void head(bitnet_context *c, int64_t T)
     const int64_t first = c->logits_all_rows ? 0 : T - 1, rows = T - first;
     rmsnorm_rows(c, c->x + first * e, c->output_norm, e, rows, c->xb);
     float *out = c->logits + (c->logits_all_rows ? (size_t)c->n_logits * (size_t)n_vocab : 0);
-    matmul_job j = {c, &c->am.output, c->xb, NULL, NULL, rows, out};
+    matmul_job j = one_matrix(c, &c->am.output, c->xb, rows, out);
     bn_pool_run(c->pool, n_vocab, matmul_grain(rows), matmul_task, &j);
     c->n_logits = c->logits_all_rows ? c->n_logits + (int32_t)rows : 1;
 }
