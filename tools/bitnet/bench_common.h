@@ -26,5 +26,8 @@ uint64_t bench_peak_rss(void);
 /* Best of `reps` streaming reads of a `bytes` buffer by `threads` threads,
  * in GB/s (1e9 bytes); 0 when the buffer cannot be allocated. */
 double bench_read_bandwidth(int threads, size_t bytes, int reps);
+/* The same in a child process, so that its buffer never counts in this
+ * process's peak RSS; 0 when that fails. */
+double bench_read_bandwidth_apart(int threads, size_t bytes, int reps);
 
 #endif

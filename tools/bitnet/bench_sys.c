@@ -1,6 +1,7 @@
 /* System facts for `bitnet bench`: CPU name and flags, peak RSS, and the
  * machine's streaming read bandwidth (the ceiling for decode, which reads
  * every weight once per token). */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench_common.h"
@@ -147,4 +149,34 @@ double bench_read_bandwidth(int threads, size_t bytes, int reps)
     free(buf);
     /* Every byte is 0x5a, so the sums are known: a mismatch means a broken read. */
     return check == (uint64_t)reps * (uint64_t)n * 0x5a5a5a5a5a5a5a5aull ? best : 0.0;
+}
+
+double bench_read_bandwidth_apart(int threads, size_t bytes, int reps)
+{
+    int fd[2];
+    if (pipe(fd) != 0)
+        return 0.0;
+    fflush(NULL); /* the child must not flush this process's buffers again */
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return 0.0;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        double v = bench_read_bandwidth(threads, bytes, reps);
+        _exit(write(fd[1], &v, sizeof v) == (ssize_t)sizeof v ? 0 : 1);
+    }
+    close(fd[1]);
+    double v = 0.0;
+    ssize_t got;
+    do
+        got = read(fd[0], &v, sizeof v);
+    while (got < 0 && errno == EINTR);
+    close(fd[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return got == (ssize_t)sizeof v && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? v : 0.0;
 }
