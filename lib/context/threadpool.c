@@ -14,21 +14,25 @@
 #define SPIN_ITERATIONS 2000 /* ~40 us of `pause` */
 #define BN_POOL_MAX_CHUNKS 64
 
+/* The counters every thread writes during a job each get a cache line of
+ * their own, apart from the job description the workers only read: a claim
+ * must not pull the description's line away from the other thread. */
 struct bn_pool {
-    int n_threads;
-    pthread_t *workers;
-    int n_started;
-    atomic_uint generation; /* bumped for each job (seq_cst with sleepers) */
-    atomic_int pending;     /* workers still running the current job */
-    atomic_int sleepers;    /* workers blocked on `wake` */
+    _Alignas(64) atomic_uint generation; /* bumped for each job (seq_cst with sleepers) */
+    atomic_int sleepers;                 /* workers blocked on `wake` */
     atomic_bool quit;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    atomic_int next_chunk;  /* the next chunk of the current job to claim */
-    bn_pool_fn fn; /* job: published before `generation` is bumped */
+    _Alignas(64) atomic_int next_chunk; /* the next chunk of the current job to claim */
+    _Alignas(64) atomic_int pending;    /* workers still running the current job */
+    _Alignas(64) bn_pool_fn fn;         /* job: published before `generation` is bumped */
     void *arg;
     int n_chunks;
     int64_t bounds[BN_POOL_MAX_CHUNKS + 1];
+    _Alignas(64) int n_threads;
+    pthread_t *workers;
+    int n_started;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    void *raw; /* the allocation, for bn_free (the pool is 64-byte aligned in it) */
 };
 
 typedef struct worker_arg {
@@ -119,12 +123,14 @@ static void *worker_main(void *p)
 bitnet_status bn_pool_new(int n_threads, bn_pool **out)
 {
     *out = NULL;
-    bn_pool *pool = bn_calloc(1, sizeof *pool);
-    if (!pool)
+    void *raw = bn_calloc(1, sizeof(bn_pool) + 63);
+    if (!raw)
         return bn_error(BITNET_ERR_OUT_OF_MEMORY, "cannot allocate the thread pool");
+    bn_pool *pool = (bn_pool *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    pool->raw = raw;
     pool->n_threads = n_threads;
     if (pthread_mutex_init(&pool->lock, NULL) != 0) {
-        bn_free(pool);
+        bn_free(pool->raw);
         return bn_error(BITNET_ERR_INTERNAL, "cannot create the pool lock");
     }
     pthread_cond_init(&pool->wake, NULL);
@@ -174,7 +180,7 @@ void bn_pool_free(bn_pool *pool)
     pthread_cond_destroy(&pool->wake);
     pthread_mutex_destroy(&pool->lock);
     bn_free(pool->workers);
-    bn_free(pool);
+    bn_free(pool->raw);
 }
 
 int bn_pool_threads(const bn_pool *pool)
