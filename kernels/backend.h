@@ -12,6 +12,10 @@ extern const bitnet_backend bn_backend_ref;
  * taken from ref. NOT_FOUND / UNSUPPORTED otherwise. */
 typedef struct bn_kernels {
     bitnet_backend k; /* every slot non-NULL */
+    /* Internal, not a backend slot: float rows to IEEE half for the KV
+     * cache, rounded to nearest even exactly as bn_fp32_to_fp16 (F16C when
+     * an x86 backend was chosen, else the scalar reference). */
+    void (*store_f16)(const float *x, int64_t n, uint16_t *out);
 } bn_kernels;
 
 bitnet_status bn_kernels_select(const char *name, bn_kernels *out);

@@ -4,7 +4,9 @@
 
 #include "core/error.h"
 #include "kernels/backend.h"
+#include "kernels/ref/ref.h"
 #if defined(__x86_64__)
+#include "kernels/x86/quant_simd.h"
 #include "kernels/x86/x86_backend.h"
 #endif
 
@@ -118,6 +120,12 @@ bitnet_status bn_kernels_select(const char *name, bn_kernels *out)
         FILL(attention)
         FILL(silu_mul)
         FILL(relu2_mul)
+        out->store_f16 = bn_ref_store_f16;
+#if defined(__x86_64__)
+        /* the built-in x86 tables are known by their probes (both need F16C) */
+        if (chosen->is_supported == bn_x86_has_avx2 || chosen->is_supported == bn_x86_has_avx512)
+            out->store_f16 = bn_avx2_store_f16;
+#endif
     }
     pthread_mutex_unlock(&lock);
     return s;

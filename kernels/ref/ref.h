@@ -16,5 +16,7 @@ void bn_ref_attention(const float *q, const void *k, const void *v, uint32_t kv_
                       int64_t n_pos, int64_t head_dim, float scale, float *out, float *scratch);
 void bn_ref_silu_mul(const float *g, const float *u, float *y, int64_t n);
 void bn_ref_relu2_mul(const float *g, const float *u, float *y, int64_t n);
+/* bn_kernels.store_f16's reference. */
+void bn_ref_store_f16(const float *x, int64_t n, uint16_t *out);
 
 #endif

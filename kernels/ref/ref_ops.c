@@ -92,3 +92,9 @@ void bn_ref_relu2_mul(const float *g, const float *u, float *y, int64_t n)
         y[i] = (float)(a * a * u[i]);
     }
 }
+
+void bn_ref_store_f16(const float *x, int64_t n, uint16_t *out)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = bn_fp32_to_fp16(x[i]);
+}

@@ -276,3 +276,21 @@ void bn_avx2_relu2_mul(const float *g, const float *u, float *y, int64_t n)
         store4(y + i, _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_mul_pd(a, a), b)), n - i);
     }
 }
+
+void bn_avx2_store_f16(const float *x, int64_t n, uint16_t *out)
+{
+    /* vcvtps2ph with an explicit rounding mode ignores MXCSR: nearest even,
+     * NaNs quieted keeping their top payload bits, as bn_fp32_to_fp16 */
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(out + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    if (i < n) {
+        float tail[8] = {0};
+        uint16_t h[8];
+        memcpy(tail, x + i, (size_t)(n - i) * sizeof *tail);
+        _mm_storeu_si128((__m128i *)h,
+                         _mm256_cvtps_ph(_mm256_loadu_ps(tail), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        memcpy(out + i, h, (size_t)(n - i) * sizeof *h);
+    }
+}

@@ -32,6 +32,8 @@ void bn_avx2_attention(const float *q, const void *k, const void *v, uint32_t kv
                        int64_t n_pos, int64_t head_dim, float scale, float *out, float *scratch);
 void bn_avx2_silu_mul(const float *g, const float *u, float *y, int64_t n);
 void bn_avx2_relu2_mul(const float *g, const float *u, float *y, int64_t n);
+/* bn_kernels.store_f16 by F16C, for both x86 backends. */
+void bn_avx2_store_f16(const float *x, int64_t n, uint16_t *out);
 
 bool bn_avx512_matmul_f32(const bitnet_weights *w, const float *x, int64_t ldx, int64_t n_batch, float *y,
                           int64_t ldy, int64_t r0, int64_t r1, void *scratch);

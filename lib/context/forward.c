@@ -242,6 +242,11 @@ static void rope_and_cache(bitnet_context *c, int64_t layer, int64_t T)
                        hp->rope_neox);
         c->kern.k.rope(c->k + t * kv_dim, hp->n_head_kv, hp->head_dim, hp->n_rot, pos, hp->rope_base,
                        hp->rope_neox);
+        if (c->params.kv_type == BITNET_TYPE_F16) {
+            c->kern.store_f16(c->k + t * kv_dim, kv_dim, kv_row(c, c->k_cache[layer], pos));
+            c->kern.store_f16(c->v + t * kv_dim, kv_dim, kv_row(c, c->v_cache[layer], pos));
+            continue;
+        }
         bn_convert_f32(c->k + t * kv_dim, kv_dim, (bitnet_type)c->params.kv_type, kv_row(c, c->k_cache[layer], pos));
         bn_convert_f32(c->v + t * kv_dim, kv_dim, (bitnet_type)c->params.kv_type, kv_row(c, c->v_cache[layer], pos));
     }

@@ -86,6 +86,7 @@ typedef struct isa {
                       float *);
     void (*silu_mul)(const float *, const float *, float *, int64_t);
     void (*relu2_mul)(const float *, const float *, float *, int64_t);
+    void (*store_f16)(const float *, int64_t, uint16_t *);
 } isa;
 
 #if HAVE_X86
@@ -102,9 +103,9 @@ static bool have_avx512(void)
 
 static const isa isas[] = {
     {"avx2", have_avx2, bn_avx2_matmul_f32, bn_avx2_rmsnorm, bn_avx2_rope, bn_avx2_attention, bn_avx2_silu_mul,
-     bn_avx2_relu2_mul},
+     bn_avx2_relu2_mul, bn_avx2_store_f16},
     {"avx512", have_avx512, bn_avx512_matmul_f32, bn_avx512_rmsnorm, bn_avx512_rope, bn_avx512_attention,
-     bn_avx512_silu_mul, bn_avx512_relu2_mul},
+     bn_avx512_silu_mul, bn_avx512_relu2_mul, bn_avx2_store_f16},
 };
 #define N_ISAS 2
 #else
@@ -577,6 +578,60 @@ static void test_glu(void **state)
     printf("%s silu_mul: max |err| / bound = %.3f\n", s->name, worst);
 }
 
+/* KV rows to half: bit-identical to bn_fp32_to_fp16 for every kind of
+ * float (each half and the midpoints next to it, NaNs with payloads,
+ * infinities, float subnormals, random bit patterns), any length, and no
+ * write past the end. */
+static void test_store_f16(void **state)
+{
+    const isa *s = need(*state);
+    enum { N = 65536 * 4 + 4096 };
+    float *x = malloc(sizeof(float) * N);
+    uint16_t *got = malloc(sizeof(uint16_t) * (N + 8)), *want = malloc(sizeof(uint16_t) * N);
+    assert_true(x && got && want);
+    int64_t n = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        const float f = bn_fp16_to_fp32((uint16_t)h), g = bn_fp16_to_fp32((uint16_t)(h + 1));
+        x[n++] = f;
+        if (isfinite(f) && isfinite(g) && (h & 0x7fff) != 0x7bff && (h & 0x7fff) != 0x7fff) {
+            const float mid = (float)(((double)f + (double)g) / 2.0); /* exact: 11 + 1 bits */
+            x[n++] = mid;
+            x[n++] = nextafterf(mid, f);
+        } else {
+            uint32_t bits = 0x7f800001u + (h << 7) % 0x7fffffu; /* NaN payloads, signalling ones too */
+            memcpy(&x[n++], &bits, sizeof bits);
+            bits = (h << 4) | (h & 1u) << 31; /* float subnormals and tiny normals */
+            memcpy(&x[n++], &bits, sizeof bits);
+        }
+        uint32_t r = (uint32_t)rnd();
+        memcpy(&x[n++], &r, sizeof r);
+    }
+    while (n < N) {
+        uint32_t r = (uint32_t)rnd();
+        memcpy(&x[n++], &r, sizeof r);
+    }
+    for (int64_t i = 0; i < n; i++)
+        want[i] = bn_fp32_to_fp16(x[i]);
+    for (int64_t len = 0; len <= 17; len++) {
+        memset(got, 0xA5, sizeof(uint16_t) * (size_t)(len + 8));
+        s->store_f16(x + 3, len, got);
+        assert_memory_equal(got, want + 3, sizeof(uint16_t) * (size_t)len);
+        for (int k = 0; k < 8; k++)
+            assert_int_equal(got[len + k], 0xA5A5);
+    }
+    s->store_f16(x, n, got);
+    for (int64_t i = 0; i < n; i++)
+        if (got[i] != want[i]) {
+            uint32_t bits;
+            memcpy(&bits, &x[i], sizeof bits);
+            fail_msg("store_f16 of 0x%08x: 0x%04x, reference 0x%04x", bits, got[i], want[i]);
+        }
+    printf("%s store_f16: %lld values bit-identical to the reference\n", s->name, (long long)n);
+    free(x);
+    free(got);
+    free(want);
+}
+
 /* Non-finite activations (NaN and inf, as garbage weights produce) give
  * garbage out but no undefined behaviour: the code sums of the activation
  * quantizers once overflowed int for them (UBSan, found by fuzz_decode).
@@ -625,7 +680,7 @@ int main(void)
         BITNET_TYPE_Q4_0, BITNET_TYPE_Q4_1, BITNET_TYPE_Q5_0, BITNET_TYPE_Q5_1, BITNET_TYPE_Q2_K,
         BITNET_TYPE_Q3_K, BITNET_TYPE_Q4_K, BITNET_TYPE_Q5_K, BITNET_TYPE_Q6_K,
     };
-    enum { N_TYPES = sizeof types / sizeof types[0], N_OPS = 8 };
+    enum { N_TYPES = sizeof types / sizeof types[0], N_OPS = 9 };
     static mm_case cases[2 * N_TYPES];
     static char op_names[2 * N_OPS][48];
     struct CMUnitTest tests[2 * (N_TYPES + N_OPS) + 1];
@@ -637,7 +692,7 @@ int main(void)
         CMUnitTestFunction fn;
     } ops[N_OPS] = {{"matmul_big", test_matmul_big}, {"declines", test_declines}, {"rmsnorm", test_rmsnorm}, {"rope", test_rope},
                     {"attention", test_attention}, {"silu_relu2_mul", test_glu}, {"non_finite", test_non_finite},
-                    {NULL, NULL}};
+                    {"store_f16", test_store_f16}, {NULL, NULL}};
     for (int i = 0; i < N_ISAS; i++) {
         for (size_t t = 0; t < N_TYPES; t++) {
             mm_case *c = &cases[i * N_TYPES + t];
