@@ -151,13 +151,14 @@ typedef struct bitnet_model_params {
      * context uses dequantized (OpenBLAS prefill with a cache budget), their
      * dequantization into the cache. Default true. */
     bool prefetch;
-    /* Re-encode TQ1_0 layer weights as TQ2_0 (2 bits per weight instead of
-     * 1.69), once, when the first context is created; the mapped TQ1_0
-     * pages are handed back, so memory holds the 2-bit copy (22% more).
-     * Results are identical. It speeds up prefill, and decode on CPUs
-     * without AVX-512 VBMI/GFNI (where TQ1_0's base-3 unpacking is slow);
-     * docs/PERFORMANCE.md has the figures. Default false. Other types are
-     * used as stored either way. */
+    /* Re-encode TQ1_0 / TQ2_0 layer weights once, when the first context
+     * is created, and hand the mapped pages back. Models on int8
+     * activations (bitnet-b1.58, bitnet) get I2_S copies of every tensor
+     * whose blocks share one scale, as BitNet checkpoints converted to TQ
+     * do (2 bits a weight: 18% more memory than TQ1_0, 3% less than
+     * TQ2_0); other TQ1_0 tensors become TQ2_0 (22% more). Results are
+     * identical. It speeds up prefill and decode (docs/PERFORMANCE.md has
+     * the figures). Default false. Other types are used as stored. */
     bool repack;
 } bitnet_model_params;
 
@@ -314,6 +315,9 @@ typedef struct bitnet_store_stats {
     /* Added in 0.3: bytes of the weight copies params.repack built (0 when
      * off, or before the first context). */
     uint64_t bytes_repacked;
+    /* Added in 0.4: stored bytes of the tensors those copies replace (a
+     * decoded token reads bytes_repacked instead of these). */
+    uint64_t bytes_repack_source;
 } bitnet_store_stats;
 
 BITNET_API bitnet_status bitnet_model_store_stats(const bitnet_model *model, bitnet_store_stats *out);

@@ -32,12 +32,13 @@ struct bitnet_model {
     pthread_mutex_t head_lock; /* also guards the repacked tensors */
     void *head_data;
     bitnet_weights head;
-    /* TQ1_0 layer weights re-encoded as TQ2_0 (params.repack), built by
-     * bn_model_repack for the first context: repacked[i] is tensor i's copy
-     * (NULL: not repacked; the array itself is allocated on first use). */
-    void **repacked;
+    /* TQ layer weights re-encoded (params.repack), built by bn_model_repack
+     * for the first context: repacked[i] describes tensor i's copy (data
+     * NULL: not repacked; the array itself is allocated on first use). */
+    bitnet_weights *repacked;
     bool repack_tried;
     uint64_t repacked_bytes;
+    uint64_t repacked_source_bytes; /* stored bytes of the tensors copied */
     pthread_mutex_t tokenizer_lock;
     bn_tokenizer *tokenizer;
     bitnet_status tokenizer_status;
@@ -59,11 +60,14 @@ bitnet_status bn_model_fail(const bitnet_model *m, bitnet_status status);
  * head already has that type. */
 bitnet_status bn_model_head(const bitnet_model *m, bitnet_weights *w);
 
-/* params.repack: point the context's TQ1_0 layer weights at TQ2_0 copies
- * (lossless, same results; ~2.4x less unpacking work per weight for 19%
- * more bytes), built once for the model, the mapped TQ1_0 pages handed
- * back. A copy that cannot be allocated leaves that tensor as stored, so
- * this never fails. Sets lin->repacked for the linears it changed. */
+/* params.repack: point the context's TQ1_0 / TQ2_0 layer weights at
+ * lossless copies with the same results: I2_S when every block of the
+ * tensor has one finite scale (as BitNet checkpoints converted to TQ have)
+ * and the model runs on int8 activations, else TQ2_0 for TQ1_0 (~2.4x less
+ * unpacking work per weight for 19% more bytes). Built once for the model,
+ * the mapped pages handed back. A copy that cannot be allocated leaves that
+ * tensor as stored, so this never fails. Sets lin->repacked for the
+ * linears it changed. */
 struct bn_arch_model;
 void bn_model_repack(const bitnet_model *m, struct bn_arch_model *am);
 

@@ -115,6 +115,7 @@ bitnet_status bitnet_model_store_stats(const bitnet_model *model, bitnet_store_s
     bitnet_model *m = (bitnet_model *)model; /* the repacked copies are built under head_lock */
     pthread_mutex_lock(&m->head_lock);
     st.bytes_repacked = m->repacked_bytes;
+    st.bytes_repack_source = m->repacked_source_bytes;
     pthread_mutex_unlock(&m->head_lock);
     st.struct_size = out->struct_size < sizeof st ? out->struct_size : sizeof st;
     memcpy(out, &st, st.struct_size);

@@ -3,6 +3,7 @@
 #ifndef BN_QUANT_H
 #define BN_QUANT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,13 @@ uint64_t bn_type_tensor_bytes(uint32_t type, int64_t n);
  * decodes the same in both (TQ1_0 bytes outside the quantizer's range
  * included). */
 void bn_tq1_0_to_tq2_0(const void *src, void *dst, int64_t n_blocks);
+
+/* TQ2_0 blocks to I2_S blocks (two per TQ2_0 block), codes only: the
+ * caller supplies the I2_S tensor scale, so this is exact when every block
+ * has that one scale and no code is 3 (TQ2_0 reads it as +2, I2_S as 0;
+ * quantizers never write it: bn_tq2_0_has_code3 finds it). */
+void bn_tq2_0_to_i2_s(const void *src, void *dst, int64_t n_blocks);
+bool bn_tq2_0_has_code3(const void *src, int64_t n_blocks);
 
 /* Half-precision helpers, exact (round to nearest even). */
 float bn_fp16_to_fp32(uint16_t h);

@@ -254,6 +254,36 @@ void bn_tq1_0_to_tq2_0(const void *src, void *dst, int64_t n_blocks)
     }
 }
 
+/* ---- TQ2_0 -> I2_S ----
+ * Half h of a TQ2_0 block holds its elements 128h + k at byte 32h + k%32,
+ * bits 2*(k/32); an I2_S block holds element k at byte k%32, bits
+ * 6 - 2*(k/32): the same bytes with their four 2-bit fields reversed. */
+
+static uint8_t reverse_fields(uint8_t b)
+{
+    return (uint8_t)((b & 0x03u) << 6 | (b & 0x0cu) << 2 | (b & 0x30u) >> 2 | (b & 0xc0u) >> 6);
+}
+
+void bn_tq2_0_to_i2_s(const void *src, void *dst, int64_t n_blocks)
+{
+    const bn_block_tq2_0 *in = src;
+    bn_block_i2_s *out = dst;
+    for (int64_t blk = 0; blk < n_blocks; blk++)
+        for (int h = 0; h < 2; h++)
+            for (int j = 0; j < 32; j++)
+                out[2 * blk + h].qs[j] = reverse_fields(in[blk].qs[32 * h + j]);
+}
+
+bool bn_tq2_0_has_code3(const void *src, int64_t n_blocks)
+{
+    const bn_block_tq2_0 *in = src;
+    uint8_t any = 0;
+    for (int64_t blk = 0; blk < n_blocks; blk++)
+        for (int j = 0; j < 64; j++)
+            any |= (uint8_t)(in[blk].qs[j] & (in[blk].qs[j] >> 1) & 0x55u);
+    return any != 0;
+}
+
 /* ---- codes and scales, for kernels that multiply in integers ---- */
 
 void bn_unpack_ternary_tq1_0(const void *src, int8_t *codes, float *scales, int64_t n, const void *tail)

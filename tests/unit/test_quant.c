@@ -1103,6 +1103,44 @@ static void test_tq1_to_tq2(void **state)
         assert_memory_equal(q1 + 54 * b + 52, q2 + 66 * b + 64, 2);
 }
 
+/* TQ2_0 -> I2_S re-encoding (load-time repacking): every element's code
+ * comes out the same through each format's own unpacking (every byte
+ * without a code 3 in every position), and the code-3 probe finds a lone 3
+ * in any field of any byte, and nothing in canonical blocks. */
+static void test_tq2_to_i2s(void **state)
+{
+    (void)state;
+    enum { NB = 6, N = NB * 256 };
+    static uint8_t q2[NB * 66], qi[N / 4 + 32];
+    static int8_t c2[N], ci[N];
+    static float s2[NB], si[N / 128];
+    int canonical[81], nc = 0; /* the bytes whose four fields are 0-2 */
+    for (int b = 0; b < 256; b++)
+        if ((b & (b >> 1) & 0x55) == 0)
+            canonical[nc++] = b;
+    assert_int_equal(nc, 81);
+    for (int i = 0; i < NB * 66; i++)
+        q2[i] = (uint8_t)canonical[(i * 7 + i / 66) % 81];
+    assert_false(bn_tq2_0_has_code3(q2, NB));
+    memset(qi, 0xA5, sizeof qi);
+    bn_tq2_0_to_i2_s(q2, qi, NB);
+    const float scale = 0.5f;
+    memcpy(qi + N / 4, &scale, sizeof scale);
+    traits(T_TQ2_0)->unpack_ternary(q2, c2, s2, N, NULL);
+    traits(T_I2_S)->unpack_ternary(qi, ci, si, N, qi + N / 4);
+    for (int i = 0; i < N; i++)
+        if (c2[i] != ci[i])
+            fail_msg("element %d: tq2 code %d, i2_s code %d", i, c2[i], ci[i]);
+    for (int byte = 0; byte < 64; byte += 9)
+        for (int field = 0; field < 4; field++) {
+            uint8_t one[66] = {0};
+            one[byte] = (uint8_t)(3u << (2 * field));
+            assert_true(bn_tq2_0_has_code3(one, 1));
+            one[byte] = (uint8_t)(2u << (2 * field)) | (uint8_t)(1u << (2 * ((field + 1) % 4)));
+            assert_false(bn_tq2_0_has_code3(one, 1));
+        }
+}
+
 /* I2_S on exactly ternary tensors (codes x s, zeros included, as BitNet
  * checkpoints store them): the tail keeps s itself and every row, read on
  * its own with the shared tail, comes back bit for bit. */
@@ -1473,6 +1511,7 @@ int main(void)
         cmocka_unit_test_setup(test_round_trip_ternary_random, setup_seed),
         cmocka_unit_test_setup(test_round_trip_ternary_exact, setup_seed),
         cmocka_unit_test_setup(test_tq1_to_tq2, setup_seed),
+        cmocka_unit_test(test_tq2_to_i2s),
         cmocka_unit_test_setup(test_round_trip_i2_s, setup_seed),
         cmocka_unit_test_setup(test_round_trip_i2_s_absmean, setup_seed),
         cmocka_unit_test_setup(test_round_trip_floats, setup_seed),

@@ -113,10 +113,11 @@ static uint64_t head_bytes(const bitnet_tensor_info *ti, int32_t head_type)
     return b ? b : ti->n_bytes;
 }
 
-/* Weight bytes one decoded token reads: every layer tensor (TQ1_0 matrices
- * at their TQ2_0 size when repacked), the output norm, the head
- * (output.weight, or token_embd when tied) and one embedding row. */
-static bitnet_status collect_facts(const bitnet_model *m, int32_t head_type, bool repack, model_facts *f)
+/* Weight bytes one decoded token reads: every layer tensor as stored (with
+ * --repack, bench_threads swaps the copied tensors' bytes for their
+ * copies'), the output norm, the head (output.weight, or token_embd when
+ * tied) and one embedding row. */
+static bitnet_status collect_facts(const bitnet_model *m, int32_t head_type, model_facts *f)
 {
     bitnet_model_meta_string(m, "general.architecture", &f->arch, NULL);
     bitnet_model_meta_string(m, "general.name", &f->name, NULL);
@@ -143,8 +144,7 @@ static bitnet_status collect_facts(const bitnet_model *m, int32_t head_type, boo
             f->n_vocab = ti.ne[1];
             f->bytes_per_token += ti.n_rows > 0 ? ti.n_bytes / (uint64_t)ti.n_rows : 0;
         } else if (strncmp(ti.name, "blk.", 4) == 0 || strcmp(ti.name, "output_norm.weight") == 0) {
-            const bool repacked = repack && ti.type == BITNET_TYPE_TQ1_0 && ti.n_dims == 2;
-            f->bytes_per_token += repacked ? bn_type_tensor_bytes(BITNET_TYPE_TQ2_0, ti.n_elements) : ti.n_bytes;
+            f->bytes_per_token += ti.n_bytes;
             if (ti.n_dims >= 2 && ends_with(ti.name, ".weight") && ti.type < 64)
                 layer_bytes[ti.type] += ti.n_bytes;
         } else if (strcmp(ti.name, "output.weight") == 0) {
@@ -237,7 +237,8 @@ static bitnet_status run_tg(bitnet_context *ctx, const bitnet_token *tok, int n,
 }
 
 static bitnet_status bench_threads(const bench_opts *o, int threads, int p, int n, int reps, const bitnet_token *tok,
-                                   size_t bw_bytes, uint64_t bytes_per_token, thread_result *r)
+                                   size_t bw_bytes, uint64_t stored_per_token, uint64_t *bytes_per_token,
+                                   thread_result *r)
 {
     const int32_t n_ctx = (p > TG_PROMPT + n ? p : TG_PROMPT + n) + 1;
     const int32_t n_batch = p > TG_PROMPT ? p : TG_PROMPT;
@@ -261,6 +262,11 @@ static bitnet_status bench_threads(const bench_opts *o, int threads, int p, int 
     }
     if (!s)
         s = open_model(o, threads, n_ctx, n_batch, &m, &ctx);
+    if (!s && o->repack) { /* the copies replace their tensors' stored bytes */
+        bitnet_store_stats st = {.struct_size = sizeof st};
+        if (bitnet_model_store_stats(m, &st) == BITNET_OK && st.bytes_repack_source <= stored_per_token)
+            *bytes_per_token = stored_per_token - st.bytes_repack_source + st.bytes_repacked;
+    }
     double ts;
     if (p > 0 && !s) {
         fprintf(stderr, "bitnet bench: t=%d pp%d warm-up\n", threads, p);
@@ -279,7 +285,7 @@ static bitnet_status bench_threads(const bench_opts *o, int threads, int p, int 
             r->tg_ts.v[r->tg_ts.n++] = ts;
             if (bw > 0) {
                 r->bw_gbps.v[r->bw_gbps.n++] = bw;
-                r->bw_fraction.v[r->bw_fraction.n++] = (double)bytes_per_token * ts / 1e9 / bw;
+                r->bw_fraction.v[r->bw_fraction.n++] = (double)*bytes_per_token * ts / 1e9 / bw;
             }
         }
     }
@@ -538,7 +544,7 @@ static int bench(bench_opts *o)
     bitnet_status s = bitnet_model_load_file(o->model, NULL, &m);
     if (s)
         return cli_fail("cannot load model", s);
-    s = collect_facts(m, o->head, o->repack != NULL, &mf);
+    s = collect_facts(m, o->head, &mf);
     if (s) {
         bitnet_model_release(m);
         return cli_fail("cannot read the model's tensors", s);
@@ -568,9 +574,10 @@ static int bench(bench_opts *o)
         fprintf(stderr, "bitnet: cannot read %s: %s\n", o->model, strerror(errno));
         rc = 1;
     }
+    const uint64_t stored_per_token = mf.bytes_per_token;
     for (int i = 0; i < n_threads && !rc; i++) {
         fprintf(stderr, "bitnet bench: %d thread(s)\n", threads[i]);
-        s = bench_threads(o, threads[i], (int)p, (int)n, (int)reps, tok, (size_t)bw_mib << 20, mf.bytes_per_token,
+        s = bench_threads(o, threads[i], (int)p, (int)n, (int)reps, tok, (size_t)bw_mib << 20, stored_per_token, &mf.bytes_per_token,
                           &res[i]);
         if (s)
             rc = cli_fail("benchmark run failed", s);
