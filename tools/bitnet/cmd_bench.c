@@ -26,7 +26,7 @@
 static const char usage[] =
     "bitnet bench --model PATH [-p 128] [-n 64] [-t 1,2] [-r 5] [--json FILE|-] [--md]\n"
     "             [--backend NAME] [--head-type TYPE] [--kv-type f32|f16] [--blas-min-batch N] [--bw-mib 1024]\n"
-    "             [--cache-bytes N] [--no-prefetch] [--repack]\n"
+    "             [--cache-bytes N] [--no-prefetch] [--repack] [--no-mmap]\n"
     "             [--no-sha]\n"
     "  (charts: scripts/plot-bench.py OUT.svg A.json [B.json ...])";
 
@@ -37,7 +37,7 @@ static const char usage[] =
 
 typedef struct bench_opts {
     const char *model, *pp, *tg, *threads, *reps, *json, *md, *backend, *bw_mib, *no_sha, *head_type, *blas_min, *kv;
-    const char *cache, *no_prefetch, *repack;
+    const char *cache, *no_prefetch, *repack, *no_mmap;
     int32_t head, blas_min_batch, kv_type; /* parsed: -1 = library default */
     long long cache_bytes;
 } bench_opts;
@@ -193,6 +193,7 @@ static bitnet_status open_model(const bench_opts *o, int threads, int32_t n_ctx,
     mp.head_type = o->head;
     mp.cache_bytes = (uint64_t)o->cache_bytes;
     mp.prefetch = !o->no_prefetch;
+    mp.use_mmap = !o->no_mmap;
     mp.repack = o->repack != NULL;
     bitnet_status s = bitnet_model_load_file(o->model, &mp, m);
     if (s)
@@ -392,9 +393,10 @@ static void write_json(FILE *f, const bench_opts *o, const model_facts *mf, cons
     else
         fputs("null", f);
     bitnet_context_params cp = bitnet_context_params_default();
-    fprintf(f, ", \"kv_type\": \"%s\", \"blas_min_batch\": %d, \"repack\": %s},\n  \"results\": [\n",
+    fprintf(f, ", \"kv_type\": \"%s\", \"blas_min_batch\": %d, \"repack\": %s, \"use_mmap\": %s},\n  \"results\": [\n",
             bitnet_type_name(o->kv_type >= 0 ? (uint32_t)o->kv_type : cp.kv_type),
-            o->blas_min_batch >= 0 ? o->blas_min_batch : cp.blas_min_batch, o->repack ? "true" : "false");
+            o->blas_min_batch >= 0 ? o->blas_min_batch : cp.blas_min_batch, o->repack ? "true" : "false",
+            o->no_mmap ? "false" : "true");
     for (int i = 0; i < n_res; i++) {
         const thread_result *r = &res[i];
         double tg = mean_of(&r->tg_ts);
@@ -616,6 +618,7 @@ int cmd_bench(int argc, char **argv)
         {"--backend", 1, &o.backend}, {"--bw-mib", 1, &o.bw_mib}, {"--no-sha", 0, &o.no_sha},
         {"--head-type", 1, &o.head_type}, {"--blas-min-batch", 1, &o.blas_min}, {"--kv-type", 1, &o.kv},
         {"--cache-bytes", 1, &o.cache}, {"--no-prefetch", 0, &o.no_prefetch}, {"--repack", 0, &o.repack},
+        {"--no-mmap", 0, &o.no_mmap},
     };
     int rc = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), usage);
     if (rc)
