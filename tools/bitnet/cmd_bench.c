@@ -422,9 +422,11 @@ static void write_json(FILE *f, const bench_opts *o, const model_facts *mf, cons
                 "     \"store_stats\": {\"hits\": %" PRIu64 ", \"misses\": %" PRIu64 ", \"evictions\": %" PRIu64
                 ", \"bytes_resident\": %" PRIu64 ", \"bytes_budget\": %" PRIu64 ", \"bytes_mapped\": %" PRIu64
                 ", \"entries\": %" PRIu64 ", \"bytes_peak\": %" PRIu64 ", \"prefetch_issued\": %" PRIu64
-                ", \"prefetch_hits\": %" PRIu64 ", \"bytes_repacked\": %" PRIu64 "},\n",
+                ", \"prefetch_hits\": %" PRIu64 ", \"bytes_repacked\": %" PRIu64
+                ", \"bytes_repack_source\": %" PRIu64 "},\n",
                 st->hits, st->misses, st->evictions, st->bytes_resident, st->bytes_budget, st->bytes_mapped,
-                st->entries, st->bytes_peak, st->prefetch_issued, st->prefetch_hits, st->bytes_repacked);
+                st->entries, st->bytes_peak, st->prefetch_issued, st->prefetch_hits, st->bytes_repacked,
+                st->bytes_repack_source);
         const bitnet_context_stats *cs = &r->cstats;
         fprintf(f,
                 "     \"context_stats\": {\"decode_calls\": %" PRIu64 ", \"prefill_tokens\": %" PRIu64
