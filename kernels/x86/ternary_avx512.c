@@ -44,7 +44,6 @@ enum { I2S_BYTES = 32, TQ2_BYTES = 66, TQ1_BYTES = 54 }; /* per block */
  * of scratch. */
 #define ROW_BLOCK_I2S 128
 #define ROW_BLOCK_TQ 64
-/* Decode prefetches this far ahead in each weight row. */
 /* Array bounds of the generic tiles. */
 #define MAXR 16
 #define MAXB 4
