@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "kernels/ref/ref.h"
+#include "kernels/rope_angles.h"
 #include "quant/quant.h"
 
 void bn_ref_quantize_i8(const float *x, int64_t n, int8_t *q, float *scale)
@@ -34,11 +35,18 @@ void bn_ref_rmsnorm(const float *x, const float *w, int64_t n, float eps, float 
 void bn_ref_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int32_t pos, float freq_base,
                  bool neox)
 {
+    const double *mc = NULL, *ms = NULL;
+    const bool memo = bn_rope_angles(pos, freq_base, n_rot, &mc, &ms);
     for (int64_t h = 0; h < n_heads; h++) {
         float *v = x + h * head_dim;
         for (int64_t i = 0; i < n_rot / 2; i++) {
-            const double theta = pos * pow((double)freq_base, -2.0 * (double)i / (double)n_rot);
-            const double c = cos(theta), s = sin(theta);
+            double c, s;
+            if (memo) { /* the same values, computed once per position */
+                c = mc[i], s = ms[i];
+            } else {
+                const double theta = pos * pow((double)freq_base, -2.0 * (double)i / (double)n_rot);
+                c = cos(theta), s = sin(theta);
+            }
             const int64_t a = neox ? i : 2 * i, b = neox ? i + n_rot / 2 : 2 * i + 1;
             const double x0 = v[a], x1 = v[b];
             v[a] = (float)(x0 * c - x1 * s);

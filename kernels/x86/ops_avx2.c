@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/rope_angles.h"
 #include "kernels/x86/quant_simd.h"
 
 #define INLINE static inline __attribute__((always_inline))
@@ -106,8 +107,9 @@ void bn_avx2_rmsnorm(const float *x, const float *w, int64_t n, float eps, float
     }
 }
 
-/* Angles per call in double (the reference's formula); rotation in double
- * too, rounded once to float. Pairs are done in chunks of ROPE_CH. */
+/* Angles in double (the reference's formula, memoized per position);
+ * rotation in double too, rounded once to float. Pairs are done in chunks
+ * of ROPE_CH. */
 #define ROPE_CH 128
 
 void bn_avx2_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int32_t pos, float freq_base,
@@ -115,11 +117,18 @@ void bn_avx2_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, in
 {
     const int64_t half = n_rot / 2;
     double ct[2 * ROPE_CH], st[2 * ROPE_CH];
+    const double *mc = NULL, *ms = NULL;
+    const bool memo = bn_rope_angles(pos, freq_base, n_rot, &mc, &ms);
     for (int64_t i0 = 0; i0 < half; i0 += ROPE_CH) {
         const int64_t m = half - i0 < ROPE_CH ? half - i0 : ROPE_CH;
         for (int64_t i = 0; i < m; i++) {
-            const double theta = pos * pow((double)freq_base, -2.0 * (double)(i0 + i) / (double)n_rot);
-            const double c = cos(theta), s = sin(theta);
+            double c, s;
+            if (memo) {
+                c = mc[i0 + i], s = ms[i0 + i];
+            } else {
+                const double theta = pos * pow((double)freq_base, -2.0 * (double)(i0 + i) / (double)n_rot);
+                c = cos(theta), s = sin(theta);
+            }
             if (neox) {
                 ct[i] = c;
                 st[i] = s;

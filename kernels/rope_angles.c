@@ -1,0 +1,34 @@
+#include "kernels/rope_angles.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct rope_memo {
+    bool valid;
+    int32_t pos;
+    uint32_t base_bits;
+    int64_t n_rot;
+    double c[BN_ROPE_MEMO_PAIRS], s[BN_ROPE_MEMO_PAIRS];
+} rope_memo;
+
+static _Thread_local rope_memo memo;
+
+bool bn_rope_angles(int32_t pos, float freq_base, int64_t n_rot, const double **c, const double **s)
+{
+    const int64_t half = n_rot / 2;
+    if (half < 1 || half > BN_ROPE_MEMO_PAIRS)
+        return false;
+    uint32_t bits;
+    memcpy(&bits, &freq_base, sizeof bits);
+    if (!memo.valid || memo.pos != pos || memo.base_bits != bits || memo.n_rot != n_rot) {
+        for (int64_t i = 0; i < half; i++) {
+            const double theta = pos * pow((double)freq_base, -2.0 * (double)i / (double)n_rot);
+            memo.c[i] = cos(theta);
+            memo.s[i] = sin(theta);
+        }
+        memo.valid = true, memo.pos = pos, memo.base_bits = bits, memo.n_rot = n_rot;
+    }
+    *c = memo.c;
+    *s = memo.s;
+    return true;
+}
