@@ -65,6 +65,53 @@ static matmul_job one_matrix(bitnet_context *c, const bitnet_weights *w, const f
     return (matmul_job){.c = c, .w = {w}, .y = {y}, .start = {0, w->n_rows}, .n_parts = 1, .x = x, .n_batch = T};
 }
 
+/* ---- what the caller reads next --------------------------------------- */
+
+/* Between pool runs the caller alone runs the small steps (norms, RoPE, the
+ * KV store, adds). In decode their vectors have been pushed out of its cache
+ * by the run's weight streams, or were just written by another thread, and
+ * the norm weights were last read a token ago: every line was a miss (~25 us
+ * a layer). So the caller prefetches them once it has no chunk left to
+ * claim in the run before, while it waits for the other threads anyway. */
+#define NEXT_MAX 6
+#define NEXT_CAP ((size_t)64 << 10) /* bytes per range: decode's vectors */
+
+typedef struct next_reads {
+    const void *p[NEXT_MAX];
+    size_t bytes[NEXT_MAX];
+    bool write[NEXT_MAX];
+    int n;
+} next_reads;
+
+static void next_add(next_reads *r, const void *p, size_t bytes, bool write)
+{
+    if (!p || r->n == NEXT_MAX)
+        return;
+    r->p[r->n] = p;
+    r->bytes[r->n] = bytes < NEXT_CAP ? bytes : NEXT_CAP;
+    r->write[r->n++] = write;
+}
+
+static void prefetch_next(void *arg)
+{
+    const next_reads *r = arg;
+    for (int i = 0; i < r->n; i++) {
+        const char *p = r->p[i];
+        for (size_t o = 0; o < r->bytes[i]; o += 64) {
+            if (r->write[i])
+                __builtin_prefetch(p + o, 1, 3);
+            else
+                __builtin_prefetch(p + o, 0, 3);
+        }
+    }
+}
+
+static void run_then_prefetch(bitnet_context *c, int64_t n, int64_t grain, bn_pool_fn fn, void *arg,
+                              next_reads *next)
+{
+    bn_pool_run_idle(c->pool, n, grain, fn, arg, next && next->n ? prefetch_next : NULL, next);
+}
+
 /* ---- prefill through OpenBLAS ------------------------------------------ */
 
 /* Batches this large run float layers through sgemm. */
@@ -147,7 +194,7 @@ static void apply_scale(const bn_linear *L, int64_t T, float *y)
             y[i] *= L->scale;
 }
 
-static void linear(bitnet_context *c, const bn_linear *L, const float *x, int64_t T, float *y)
+static void linear(bitnet_context *c, const bn_linear *L, const float *x, int64_t T, float *y, next_reads *next)
 {
     matmul_job j = one_matrix(c, &L->w, x, T, y);
     if (!c->am.hp.act_i8 && linear_blas(c, L, x, T, y)) {
@@ -158,17 +205,18 @@ static void linear(bitnet_context *c, const bn_linear *L, const float *x, int64_
         j.xscale = c->xscale;
     }
     if (j.n_batch)
-        bn_pool_run(c->pool, L->w.n_rows, matmul_grain(T), matmul_task, &j);
+        run_then_prefetch(c, L->w.n_rows, matmul_grain(T), matmul_task, &j, next);
     apply_scale(L, T, y);
 }
 
 /* Several W1.58A8 linears of the same quantized input in one pool run;
  * float-activation layers (which may go through sgemm) one by one. */
-static void linears(bitnet_context *c, const bn_linear *const *L, float *const *y, int n, const float *x, int64_t T)
+static void linears(bitnet_context *c, const bn_linear *const *L, float *const *y, int n, const float *x, int64_t T,
+                    next_reads *next)
 {
     if (!c->am.hp.act_i8) {
         for (int k = 0; k < n; k++)
-            linear(c, L[k], x, T, y[k]);
+            linear(c, L[k], x, T, y[k], k == n - 1 ? next : NULL);
         return;
     }
     matmul_job j = {.c = c, .n_parts = n, .xq = c->xq, .xscale = c->xscale, .n_batch = T};
@@ -180,7 +228,7 @@ static void linears(bitnet_context *c, const bn_linear *const *L, float *const *
         if (L[k]->w.n_rows % grain)
             grain = 1; /* chunks must not straddle a matrix's last tile oddly */
     }
-    bn_pool_run(c->pool, j.start[n], grain, matmul_task, &j);
+    run_then_prefetch(c, j.start[n], grain, matmul_task, &j, next);
     for (int k = 0; k < n; k++)
         apply_scale(L[k], T, y[k]);
 }
@@ -268,16 +316,31 @@ static void attention_block(bitnet_context *c, int64_t l, int64_t T)
     const int64_t e = hp->n_embd;
     rmsnorm_rows(c, c->x, N->attn, e, T, c->xb);
     quantize_input(c, c->xb, e, T);
+    const int64_t kv = hp->n_head_kv * hp->head_dim;
+    const size_t f = sizeof(float), kv_bytes = (size_t)(T * kv) * c->kv_elem;
     const bn_linear *qkv[] = {&L->wq, &L->wk, &L->wv};
     float *const qkv_out[] = {c->q, c->k, c->v};
-    linears(c, qkv, qkv_out, 3, c->xb, T);
+    next_reads after_qkv = {0}; /* RoPE, then the KV store */
+    next_add(&after_qkv, c->q, (size_t)(T * e) * f, false);
+    next_add(&after_qkv, c->k, (size_t)(T * kv) * f, false);
+    next_add(&after_qkv, c->v, (size_t)(T * kv) * f, false);
+    next_add(&after_qkv, kv_row(c, c->k_cache[l], c->n_past), kv_bytes, true);
+    next_add(&after_qkv, kv_row(c, c->v_cache[l], c->n_past), kv_bytes, true);
+    linears(c, qkv, qkv_out, 3, c->xb, T, &after_qkv);
     rope_and_cache(c, l, T);
     attention_job j = {c, l};
-    bn_pool_run(c->pool, T * hp->n_head, 1, attention_task, &j);
+    next_reads after_att = {0}; /* the sub-norm and quantization of att */
+    next_add(&after_att, c->att, (size_t)(T * e) * f, false);
+    next_add(&after_att, hp->sub_norms ? N->attn_sub : NULL, (size_t)e * f, false);
+    run_then_prefetch(c, T * hp->n_head, 1, attention_task, &j, &after_att);
     if (hp->sub_norms)
         rmsnorm_rows(c, c->att, N->attn_sub, e, T, c->att);
     quantize_input(c, c->att, e, T);
-    linear(c, &L->wo, c->att, T, c->xb);
+    next_reads after_wo = {0}; /* the residual add, then the FFN norm */
+    next_add(&after_wo, c->x, (size_t)(T * e) * f, false);
+    next_add(&after_wo, c->xb, (size_t)(T * e) * f, false);
+    next_add(&after_wo, N->ffn, (size_t)e * f, false);
+    linear(c, &L->wo, c->att, T, c->xb, &after_wo);
     add_rows(c->x, c->xb, T * e);
 }
 
@@ -289,9 +352,14 @@ static void ffn_block(bitnet_context *c, int64_t l, int64_t T)
     const int64_t e = hp->n_embd, ff = hp->n_ff;
     rmsnorm_rows(c, c->x, N->ffn, e, T, c->xb);
     quantize_input(c, c->xb, e, T);
+    const size_t f = sizeof(float);
     const bn_linear *gate_up[] = {&L->gate, &L->up};
     float *const gate_up_out[] = {c->gate, c->up};
-    linears(c, gate_up, gate_up_out, 2, c->xb, T);
+    next_reads after_gate_up = {0}; /* the gated activation and its sub-norm */
+    next_add(&after_gate_up, c->gate, (size_t)(T * ff) * f, false);
+    next_add(&after_gate_up, c->up, (size_t)(T * ff) * f, false);
+    next_add(&after_gate_up, hp->sub_norms ? N->ffn_sub : NULL, (size_t)ff * f, false);
+    linears(c, gate_up, gate_up_out, 2, c->xb, T, &after_gate_up);
     if (hp->relu2)
         c->kern.k.relu2_mul(c->gate, c->up, c->gate, T * ff);
     else
@@ -299,7 +367,11 @@ static void ffn_block(bitnet_context *c, int64_t l, int64_t T)
     if (hp->sub_norms)
         rmsnorm_rows(c, c->gate, N->ffn_sub, ff, T, c->gate);
     quantize_input(c, c->gate, ff, T);
-    linear(c, &L->down, c->gate, T, c->xb);
+    next_reads after_down = {0}; /* the residual add, then the next norm */
+    next_add(&after_down, c->x, (size_t)(T * e) * f, false);
+    next_add(&after_down, c->xb, (size_t)(T * e) * f, false);
+    next_add(&after_down, l + 1 < hp->n_layer ? c->norms[l + 1].attn : c->output_norm, (size_t)e * f, false);
+    linear(c, &L->down, c->gate, T, c->xb, &after_down);
     add_rows(c->x, c->xb, T * e);
 }
 

@@ -190,9 +190,17 @@ int bn_pool_threads(const bn_pool *pool)
 
 void bn_pool_run(bn_pool *pool, int64_t n, int64_t grain, bn_pool_fn fn, void *arg)
 {
+    bn_pool_run_idle(pool, n, grain, fn, arg, NULL, NULL);
+}
+
+void bn_pool_run_idle(bn_pool *pool, int64_t n, int64_t grain, bn_pool_fn fn, void *arg, void (*idle)(void *),
+                      void *idle_arg)
+{
     if (pool->n_threads == 1 || n <= 1) {
         if (n > 0)
             fn(arg, 0, n, 0);
+        if (idle)
+            idle(idle_arg);
         return;
     }
     pool->fn = fn;
@@ -207,6 +215,8 @@ void bn_pool_run(bn_pool *pool, int64_t n, int64_t grain, bn_pool_fn fn, void *a
         pthread_mutex_unlock(&pool->lock);
     }
     run_chunks(pool, 0);
+    if (idle)
+        idle(idle_arg);
     /* Spin, then yield: with more threads than free cores a descheduled
      * worker needs this core to finish. */
     for (int i = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; i++) {

@@ -24,5 +24,10 @@ int bn_pool_threads(const bn_pool *pool);
  * (except n); returns when all are done. fn may be called several times per
  * thread. */
 void bn_pool_run(bn_pool *pool, int64_t n, int64_t grain, bn_pool_fn fn, void *arg);
+/* bn_pool_run, and the caller runs idle(idle_arg) once it finds no chunk
+ * left to claim, before it waits for the other threads (with one thread:
+ * after fn). idle may be NULL. */
+void bn_pool_run_idle(bn_pool *pool, int64_t n, int64_t grain, bn_pool_fn fn, void *arg, void (*idle)(void *),
+                      void *idle_arg);
 
 #endif

@@ -2,6 +2,7 @@
  * boundaries are multiples of the grain, thread indices are in range, and a
  * pool runs many jobs back to back (also after its workers went to sleep).
  * The concurrency suite runs this under TSan. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -97,6 +98,11 @@ static void slow_first_worker(void *arg, int64_t begin, int64_t end, int thread)
     visit(arg, begin, end, thread);
 }
 
+static void visit_nothing(void *arg, int64_t begin, int64_t end, int thread)
+{
+    (void)arg, (void)begin, (void)end, (void)thread;
+}
+
 static void test_slow_thread_shares_less(void **state)
 {
     (void)state;
@@ -116,6 +122,48 @@ static void test_slow_thread_shares_less(void **state)
     bn_pool_free(pool);
 }
 
+/* The idle hook runs once per run, on the caller, after the caller's last
+ * chunk: the caller computes nothing after it. */
+typedef struct idle_probe {
+    visit_job *job;
+    pthread_t caller;
+    int calls, on_other_thread, caller_calls_then;
+} idle_probe;
+
+static void on_idle(void *arg)
+{
+    idle_probe *p = arg;
+    p->calls++;
+    if (!pthread_equal(pthread_self(), p->caller))
+        p->on_other_thread++;
+    p->caller_calls_then = atomic_load(&p->job->calls_by[0]);
+}
+
+static void test_idle_hook(void **state)
+{
+    (void)state;
+    const int64_t sizes[] = {0, 1, 2, 17, 2560, 128256};
+    for (int threads = 1; threads <= 3; threads++) {
+        bn_pool *pool = NULL;
+        assert_int_equal(bn_pool_new(threads, &pool), BITNET_OK);
+        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+            visit_job j = {.n = sizes[s], .grain = 16, .n_threads = threads};
+            j.seen = calloc((size_t)(j.n > 0 ? j.n : 1), sizeof *j.seen);
+            assert_non_null(j.seen);
+            idle_probe p = {.job = &j, .caller = pthread_self()};
+            bn_pool_run_idle(pool, j.n, j.grain, visit, &j, on_idle, &p);
+            assert_int_equal(p.calls, 1);
+            assert_int_equal(p.on_other_thread, 0);
+            assert_int_equal(p.caller_calls_then, atomic_load(&j.calls_by[0]));
+            for (int64_t i = 0; i < j.n; i++)
+                assert_int_equal(atomic_load(&j.seen[i]), 1);
+            free(j.seen);
+        }
+        bn_pool_run_idle(pool, 100, 16, visit_nothing, NULL, NULL, NULL); /* no hook */
+        bn_pool_free(pool);
+    }
+}
+
 static void test_free_null(void **state)
 {
     (void)state;
@@ -128,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_every_item_once),
         cmocka_unit_test(test_many_jobs_and_sleeps),
         cmocka_unit_test(test_slow_thread_shares_less),
+        cmocka_unit_test(test_idle_hook),
         cmocka_unit_test(test_free_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
