@@ -64,6 +64,7 @@ typedef struct {
     const double *dt;  /* TQ: row scales of the row block, dt[blk * dts + row - dr0] */
     int64_t dts, dr0;
     int64_t pfo;       /* TQ decode: prefetch offset, the next row block */
+    int64_t r_end;     /* decode: the call's last row + 1; prefetches stop there */
     double scale;      /* I2_S tensor scale */
 } job;
 
@@ -360,10 +361,12 @@ static void i2s_4x4(const job *j, int64_t r, int64_t b)
  * are loaded once, each row streams through. Each load prefetches the same
  * bytes of the next tile (16 rows on): the whole next tile arrives while
  * this one computes (from DRAM on huge pages: 16 -> 28-31 GB/s a core
- * against a prefetch 1 KiB ahead). */
+ * against a prefetch 1 KiB ahead). Not past the call's rows, though: those
+ * are another chunk's, likely another thread's, and the bytes fetched here
+ * would be read twice from memory. */
 #define I2S_ROW16(i)                                                              \
     do {                                                                          \
-        _mm_prefetch((const char *)(p + 16 * rb), _MM_HINT_T0);                   \
+        _mm_prefetch((const char *)(p + pf), _MM_HINT_T0);                        \
         const __m512i h_ = i2s_hi(p), l_ = i2s_lo(p);                             \
         DP(s##i, _mm512_shuffle_epi8(lh, h_), a0);                                \
         DP(s##i, _mm512_shuffle_epi8(ll, h_), a1);                                \
@@ -389,7 +392,7 @@ static void i2s_16x1(const job *j, int64_t r, int64_t b)
 {
     const __m512i lh = _mm512_load_si512(I2S_LUT_HI2), ll = _mm512_load_si512(I2S_LUT_LO2);
     const uint8_t *w0 = j->w + (size_t)r * j->rb;
-    const size_t rb = j->rb;
+    const size_t rb = j->rb, pf = r + 32 <= j->r_end ? 16 * rb : 0; /* 0: the line in hand, a no-op */
     const int8_t *x = j->x + (b - j->xb0) * j->ldx;
     ZERO16;
     for (int64_t m = 0; m < j->nblk / 2; m++) {
@@ -873,7 +876,8 @@ bool bn_avx512_matmul_i8(const bitnet_weights *w, const int8_t *xq, int64_t ldx,
                 j.dr0 = rb0;
                 /* while this row block computes from L2, the next one is
                  * brought in (fill_scales then finds it there) */
-                j.pfo = (int64_t)rb_rows * (int64_t)w->row_bytes;
+                j.pfo = rb1 < r1 ? (int64_t)rb_rows * (int64_t)w->row_bytes : 0;
+                j.r_end = r1;
                 job jl = j; /* the lookup kernel's view: staged activations */
                 jl.x = staged, jl.ldx = TQ1_STAGED * nblk, jl.xb0 = 0;
                 for (int64_t b = 0; b < nb; b++) {
