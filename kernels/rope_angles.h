@@ -8,15 +8,33 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Largest n_rot / 2 the memo holds. */
+/* Largest n_rot / 2 the memo holds; wider rotations compute each pair. */
 #define BN_ROPE_MEMO_PAIRS 512
 
-/* c[i] = cos(theta_i), s[i] = sin(theta_i), theta_i = pos * base^(-2i / n_rot)
- * in double, for i < n_rot / 2: the reference's formula, so the values are
- * bit-identical to computing them in place. The arrays are the calling
- * thread's memo of its last (pos, base, n_rot), valid until its next call.
- * Returns false (and computes nothing) when n_rot / 2 exceeds
- * BN_ROPE_MEMO_PAIRS or n_rot < 2: the caller then computes the angles itself. */
-bool bn_rope_angles(int32_t pos, float freq_base, int64_t n_rot, const double **c, const double **s);
+/* The angles theta_i = pos * base^(-2i / n_rot), i < n_rot / 2, of one
+ * position. c/s: the calling thread's memo of its last (pos, base, n_rot),
+ * valid until its next bn_rope_angles_of; NULL when n_rot / 2 is past
+ * BN_ROPE_MEMO_PAIRS (or below 1). */
+typedef struct bn_rope_angles {
+    const double *c, *s;
+    int32_t pos;
+    float base;
+    int64_t n_rot;
+} bn_rope_angles;
+
+bn_rope_angles bn_rope_angles_of(int32_t pos, float freq_base, int64_t n_rot);
+
+/* cos and sin of theta_i in double, by the reference's formula: the memo
+ * holds exactly these values. */
+void bn_rope_angle(int32_t pos, float freq_base, int64_t n_rot, int64_t i, double *c, double *s);
+
+static inline void bn_rope_pair(const bn_rope_angles *a, int64_t i, double *c, double *s)
+{
+    if (a->c) {
+        *c = a->c[i], *s = a->s[i];
+        return;
+    }
+    bn_rope_angle(a->pos, a->base, a->n_rot, i, c, s);
+}
 
 #endif

@@ -35,18 +35,12 @@ void bn_ref_rmsnorm(const float *x, const float *w, int64_t n, float eps, float 
 void bn_ref_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int32_t pos, float freq_base,
                  bool neox)
 {
-    const double *mc = NULL, *ms = NULL;
-    const bool memo = bn_rope_angles(pos, freq_base, n_rot, &mc, &ms);
+    const bn_rope_angles ang = bn_rope_angles_of(pos, freq_base, n_rot);
     for (int64_t h = 0; h < n_heads; h++) {
         float *v = x + h * head_dim;
         for (int64_t i = 0; i < n_rot / 2; i++) {
             double c, s;
-            if (memo) { /* the same values, computed once per position */
-                c = mc[i], s = ms[i];
-            } else {
-                const double theta = pos * pow((double)freq_base, -2.0 * (double)i / (double)n_rot);
-                c = cos(theta), s = sin(theta);
-            }
+            bn_rope_pair(&ang, i, &c, &s); /* theta_i = pos * base^(-2i / n_rot) */
             const int64_t a = neox ? i : 2 * i, b = neox ? i + n_rot / 2 : 2 * i + 1;
             const double x0 = v[a], x1 = v[b];
             v[a] = (float)(x0 * c - x1 * s);

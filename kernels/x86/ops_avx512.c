@@ -72,18 +72,12 @@ void bn_avx512_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, 
 {
     const int64_t half = n_rot / 2;
     double ct[2 * ROPE_CH], st[2 * ROPE_CH];
-    const double *mc = NULL, *ms = NULL;
-    const bool memo = bn_rope_angles(pos, freq_base, n_rot, &mc, &ms);
+    const bn_rope_angles ang = bn_rope_angles_of(pos, freq_base, n_rot);
     for (int64_t i0 = 0; i0 < half; i0 += ROPE_CH) {
         const int64_t m = half - i0 < ROPE_CH ? half - i0 : ROPE_CH;
         for (int64_t i = 0; i < m; i++) {
             double c, s;
-            if (memo) {
-                c = mc[i0 + i], s = ms[i0 + i];
-            } else {
-                const double theta = pos * pow((double)freq_base, -2.0 * (double)(i0 + i) / (double)n_rot);
-                c = cos(theta), s = sin(theta);
-            }
+            bn_rope_pair(&ang, i0 + i, &c, &s);
             if (neox) {
                 ct[i] = c;
                 st[i] = s;

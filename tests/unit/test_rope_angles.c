@@ -1,6 +1,7 @@
-/* The per-thread memo of rotary angles (kernels/rope_angles.c) returns
- * exactly the reference's cos/sin for whatever sequence of positions, bases
- * and widths it is asked for, per thread, and declines widths past its size. */
+/* The rotary angles of kernels/rope_angles.c are exactly the reference's
+ * cos/sin for whatever sequence of positions, bases and widths they are
+ * asked for: from the per-thread memo, per thread, and computed per pair for
+ * widths past its size. */
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -13,25 +14,27 @@
 
 #include "kernels/rope_angles.h"
 
-/* The reference's formula (kernels/ref/ref_ops.c before the memo). */
-static void expect_angles(int32_t pos, float base, int64_t n_rot, const double *c, const double *s)
+/* Every pair against the reference's formula (kernels/ref/ref_ops.c before
+ * the memo); memoized: whether the memo should hold them. */
+static void check_memo(int32_t pos, float base, int64_t n_rot, bool memoized)
 {
+    const bn_rope_angles a = bn_rope_angles_of(pos, base, n_rot);
+    assert_true((a.c != NULL) == memoized);
+    assert_true((a.s != NULL) == memoized);
     for (int64_t i = 0; i < n_rot / 2; i++) {
         const double theta = pos * pow((double)base, -2.0 * (double)i / (double)n_rot);
         const double ec = cos(theta), es = sin(theta);
-        if (memcmp(&ec, &c[i], sizeof ec) || memcmp(&es, &s[i], sizeof es))
+        double c, s;
+        bn_rope_pair(&a, i, &c, &s);
+        if (memcmp(&ec, &c, sizeof ec) || memcmp(&es, &s, sizeof es))
             fail_msg("pos %d base %g n_rot %lld pair %lld: %.17g %.17g, expected %.17g %.17g", pos, base,
-                     (long long)n_rot, (long long)i, c[i], s[i], ec, es);
+                     (long long)n_rot, (long long)i, c, s, ec, es);
     }
 }
 
 static void check(int32_t pos, float base, int64_t n_rot)
 {
-    const double *c = NULL, *s = NULL;
-    assert_true(bn_rope_angles(pos, base, n_rot, &c, &s));
-    assert_non_null(c);
-    assert_non_null(s);
-    expect_angles(pos, base, n_rot, c, s);
+    check_memo(pos, base, n_rot, true);
 }
 
 static void test_sequences(void **state)
@@ -50,18 +53,16 @@ static void test_sequences(void **state)
         check(seq[i].pos, seq[i].base, seq[i].n_rot);
 }
 
-static void test_declines(void **state)
+/* Widths past the memo are computed pair by pair, the same values. */
+static void test_past_the_memo(void **state)
 {
     (void)state;
-    const double *c = NULL, *s = NULL;
-    assert_false(bn_rope_angles(3, 10000.0f, 2 * BN_ROPE_MEMO_PAIRS + 2, &c, &s));
-    assert_false(bn_rope_angles(3, 10000.0f, 1, &c, &s));
-    assert_false(bn_rope_angles(3, 10000.0f, 0, &c, &s));
-    assert_false(bn_rope_angles(3, 10000.0f, -8, &c, &s));
-    assert_null(c);
-    assert_null(s);
-    /* the largest width it holds */
-    check(9, 10000.0f, 2 * BN_ROPE_MEMO_PAIRS);
+    check(9, 10000.0f, 2 * BN_ROPE_MEMO_PAIRS); /* the largest width it holds */
+    check_memo(9, 10000.0f, 2 * BN_ROPE_MEMO_PAIRS + 2, false);
+    check(9, 10000.0f, 2 * BN_ROPE_MEMO_PAIRS); /* still right after a wide call */
+    check_memo(3, 10000.0f, 1, false);
+    check_memo(3, 10000.0f, 0, false);
+    check_memo(3, 10000.0f, -8, false);
 }
 
 /* Two threads alternating their own positions never see each other's. */
@@ -70,12 +71,12 @@ static void *worker(void *arg)
     const int32_t base_pos = *(const int32_t *)arg;
     for (int32_t k = 0; k < 200; k++) {
         const int32_t pos = base_pos + k % 3;
-        const double *c = NULL, *s = NULL;
-        if (!bn_rope_angles(pos, 10000.0f, 128, &c, &s))
+        const bn_rope_angles a = bn_rope_angles_of(pos, 10000.0f, 128);
+        if (!a.c)
             return (void *)1;
         for (int64_t i = 0; i < 64; i++) {
             const double theta = pos * pow(10000.0, -2.0 * (double)i / 128.0);
-            if (cos(theta) != c[i] || sin(theta) != s[i])
+            if (cos(theta) != a.c[i] || sin(theta) != a.s[i])
                 return (void *)1;
         }
     }
@@ -100,7 +101,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sequences),
-        cmocka_unit_test(test_declines),
+        cmocka_unit_test(test_past_the_memo),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
