@@ -64,7 +64,7 @@ typedef struct {
     const double *dt;  /* TQ: row scales of the row block, dt[blk * dts + row - dr0] */
     int64_t dts, dr0;
     int64_t pfo;       /* TQ decode: prefetch offset, the next row block */
-    int64_t r_end;     /* decode: the call's last row + 1; prefetches stop there */
+    int64_t r_end;     /* decode: the tensor's rows; prefetches stop there */
     double scale;      /* I2_S tensor scale */
 } job;
 
@@ -361,9 +361,8 @@ static void i2s_4x4(const job *j, int64_t r, int64_t b)
  * are loaded once, each row streams through. Each load prefetches the same
  * bytes of the next tile (16 rows on): the whole next tile arrives while
  * this one computes (from DRAM on huge pages: 16 -> 28-31 GB/s a core
- * against a prefetch 1 KiB ahead). Not past the call's rows, though: those
- * are another chunk's, likely another thread's, and the bytes fetched here
- * would be read twice from memory. */
+ * against a prefetch 1 KiB ahead). Past the call's rows too: the pool hands
+ * each thread contiguous chunks, so those are usually the next call's. */
 #define I2S_ROW16(i)                                                              \
     do {                                                                          \
         _mm_prefetch((const char *)(p + pf), _MM_HINT_T0);                        \
@@ -876,8 +875,8 @@ bool bn_avx512_matmul_i8(const bitnet_weights *w, const int8_t *xq, int64_t ldx,
                 j.dr0 = rb0;
                 /* while this row block computes from L2, the next one is
                  * brought in (fill_scales then finds it there) */
-                j.pfo = rb1 < r1 ? (int64_t)rb_rows * (int64_t)w->row_bytes : 0;
-                j.r_end = r1;
+                j.pfo = rb1 < w->n_rows ? (int64_t)rb_rows * (int64_t)w->row_bytes : 0;
+                j.r_end = w->n_rows;
                 job jl = j; /* the lookup kernel's view: staged activations */
                 jl.x = staged, jl.ldx = TQ1_STAGED * nblk, jl.xb0 = 0;
                 for (int64_t b = 0; b < nb; b++) {

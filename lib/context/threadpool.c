@@ -12,7 +12,21 @@
  * the work. Workers therefore spin on a generation counter for a while after
  * each job and only then sleep; the caller spins on a pending counter. */
 #define SPIN_ITERATIONS 2000 /* ~40 us of `pause` */
-#define BN_POOL_MAX_CHUNKS 64
+
+/* Who computes what. Each thread owns an equal, contiguous range of the
+ * job's grains and claims it front to back, half of what is left at a time;
+ * a thread whose range is used up takes half of what is left of another's,
+ * from the back. So when the threads run at the same speed each streams
+ * through one contiguous range (a decode kernel's prefetch runs on from one
+ * call into the next, and no stream starts cold mid-job), and when one is
+ * slower (a busy vCPU, a late wake-up) the others finish its work. A range
+ * is one 64-bit word, front in the high half, end in the low half: a claim
+ * from either side is one compare-exchange. */
+typedef struct range_slot {
+    _Alignas(64) atomic_uint_least64_t range; /* claimed by CAS, a line of its own */
+} range_slot;
+
+#define RANGE_MAX_UNITS ((int64_t)1 << 31)
 
 /* The counters every thread writes during a job each get a cache line of
  * their own, apart from the job description the workers only read: a claim
@@ -21,13 +35,13 @@ struct bn_pool {
     _Alignas(64) atomic_uint generation; /* bumped for each job (seq_cst with sleepers) */
     atomic_int sleepers;                 /* workers blocked on `wake` */
     atomic_bool quit;
-    _Alignas(64) atomic_int next_chunk; /* the next chunk of the current job to claim */
-    _Alignas(64) atomic_int pending;    /* workers still running the current job */
-    _Alignas(64) bn_pool_fn fn;         /* job: published before `generation` is bumped */
+    _Alignas(64) atomic_int pending; /* workers still running the current job */
+    _Alignas(64) bn_pool_fn fn;      /* job: published before `generation` is bumped */
     void *arg;
-    int n_chunks;
-    int64_t bounds[BN_POOL_MAX_CHUNKS + 1];
+    int64_t n, grain; /* items [0, n); range units are `grain` items */
     _Alignas(64) int n_threads;
+    range_slot *slots; /* one per thread */
+    void *slots_raw;
     pthread_t *workers;
     int n_started;
     pthread_mutex_t lock;
@@ -40,30 +54,29 @@ typedef struct worker_arg {
     int index;
 } worker_arg;
 
-/* Chunk boundaries for n items in multiples of `grain`: the first n_threads
- * chunks share 3/4 of the work equally, the rest goes in chunks that shrink
- * to one grain, so threads that run slower (a busy sibling hyperthread, a
- * late wake-up) end at nearly the same time as the others. Returns the
- * number of chunks. */
-static int plan_chunks(int64_t n, int64_t grain, int threads, int64_t *bounds)
+static uint64_t pack_range(uint32_t front, uint32_t end)
 {
-    const int64_t units = (n + grain - 1) / grain;
-    int64_t done = 0;
-    int k = 0;
-    bounds[0] = 0;
-    const int64_t first = units * 3 / 4 / threads;
-    for (int t = 0; t < threads && first > 0; t++)
-        bounds[++k] = done += first;
-    while (done < units) {
-        const int64_t rest = units - done;
-        int64_t size = (rest + 2 * threads - 1) / (2 * threads);
-        if (k == BN_POOL_MAX_CHUNKS - 1)
-            size = rest;
-        bounds[++k] = done += size;
+    return (uint64_t)front << 32 | end;
+}
+
+/* Claims half (rounded up) of what is left of `slot`: from the front for its
+ * owner, from the back for another thread. False when nothing is left. */
+static bool claim(range_slot *slot, bool from_front, uint32_t *begin, uint32_t *end)
+{
+    uint64_t v = atomic_load_explicit(&slot->range, memory_order_relaxed);
+    for (;;) {
+        const uint32_t front = (uint32_t)(v >> 32), back = (uint32_t)v;
+        if (front >= back)
+            return false;
+        const uint32_t take = (back - front + 1) / 2;
+        const uint64_t next = from_front ? pack_range(front + take, back) : pack_range(front, back - take);
+        if (atomic_compare_exchange_weak_explicit(&slot->range, &v, next, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *begin = from_front ? front : back - take;
+            *end = from_front ? front + take : back;
+            return true;
+        }
     }
-    for (int i = 1; i <= k; i++)
-        bounds[i] = bounds[i] * grain < n ? bounds[i] * grain : n;
-    return k;
 }
 
 static inline void cpu_relax(void)
@@ -92,14 +105,23 @@ static unsigned wait_for_job(bn_pool *pool, unsigned seen)
     return g;
 }
 
-/* Claim and run chunks of the current job until none is left. */
+static void run_units(bn_pool *pool, uint32_t begin, uint32_t end, int thread)
+{
+    const int64_t a = (int64_t)begin * pool->grain, b = (int64_t)end * pool->grain;
+    pool->fn(pool->arg, a, b < pool->n ? b : pool->n, thread);
+}
+
+/* Claim and run the thread's own range, then what others have left, until
+ * nothing is. */
 static void run_chunks(bn_pool *pool, int thread)
 {
-    for (;;) {
-        const int k = atomic_fetch_add_explicit(&pool->next_chunk, 1, memory_order_relaxed);
-        if (k >= pool->n_chunks)
-            return;
-        pool->fn(pool->arg, pool->bounds[k], pool->bounds[k + 1], thread);
+    uint32_t begin, end;
+    while (claim(&pool->slots[thread], true, &begin, &end))
+        run_units(pool, begin, end, thread);
+    for (int k = 1; k < pool->n_threads; k++) {
+        range_slot *victim = &pool->slots[(thread + k) % pool->n_threads];
+        while (claim(victim, false, &begin, &end))
+            run_units(pool, begin, end, thread);
     }
 }
 
@@ -129,7 +151,16 @@ bitnet_status bn_pool_new(int n_threads, bn_pool **out)
     bn_pool *pool = (bn_pool *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
     pool->raw = raw;
     pool->n_threads = n_threads;
+    pool->slots_raw = bn_calloc((size_t)n_threads, sizeof(range_slot) + 64);
+    if (!pool->slots_raw) {
+        bn_free(pool->raw);
+        return bn_error(BITNET_ERR_OUT_OF_MEMORY, "cannot allocate the thread pool");
+    }
+    pool->slots = (range_slot *)(((uintptr_t)pool->slots_raw + 63) & ~(uintptr_t)63);
+    for (int i = 0; i < n_threads; i++)
+        atomic_init(&pool->slots[i].range, 0);
     if (pthread_mutex_init(&pool->lock, NULL) != 0) {
+        bn_free(pool->slots_raw);
         bn_free(pool->raw);
         return bn_error(BITNET_ERR_INTERNAL, "cannot create the pool lock");
     }
@@ -137,7 +168,6 @@ bitnet_status bn_pool_new(int n_threads, bn_pool **out)
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->pending, 0);
     atomic_init(&pool->sleepers, 0);
-    atomic_init(&pool->next_chunk, 0);
     atomic_init(&pool->quit, false);
     bitnet_status s = BITNET_OK;
     if (n_threads > 1) {
@@ -180,6 +210,7 @@ void bn_pool_free(bn_pool *pool)
     pthread_cond_destroy(&pool->wake);
     pthread_mutex_destroy(&pool->lock);
     bn_free(pool->workers);
+    bn_free(pool->slots_raw);
     bn_free(pool->raw);
 }
 
@@ -205,8 +236,19 @@ void bn_pool_run_idle(bn_pool *pool, int64_t n, int64_t grain, bn_pool_fn fn, vo
     }
     pool->fn = fn;
     pool->arg = arg;
-    pool->n_chunks = plan_chunks(n, grain > 0 ? grain : 1, pool->n_threads, pool->bounds);
-    atomic_store_explicit(&pool->next_chunk, 0, memory_order_relaxed);
+    pool->n = n;
+    grain = grain > 0 ? grain : 1;
+    int64_t units = (n + grain - 1) / grain;
+    if (units > RANGE_MAX_UNITS) { /* coarser grains (still multiples of the asked one) so units fit a half word */
+        grain *= (units + RANGE_MAX_UNITS - 1) / RANGE_MAX_UNITS;
+        units = (n + grain - 1) / grain;
+    }
+    pool->grain = grain;
+    const int T = pool->n_threads;
+    for (int t = 0; t < T; t++)
+        atomic_store_explicit(&pool->slots[t].range,
+                              pack_range((uint32_t)(units * t / T), (uint32_t)(units * (t + 1) / T)),
+                              memory_order_relaxed);
     atomic_store_explicit(&pool->pending, pool->n_threads - 1, memory_order_relaxed);
     atomic_fetch_add(&pool->generation, 1); /* seq_cst: publishes the job */
     if (atomic_load(&pool->sleepers) > 0) {

@@ -1,9 +1,11 @@
 /* A persistent pool of worker threads that split an index range [0, n) into
- * chunks claimed at run time (faster threads take more). The chunk
- * boundaries depend only on n, the grain and the thread count, and every item
- * is computed by exactly one thread: as long as a task computes each item the
- * same way whatever chunk it is in, results do not depend on scheduling and
- * are bit-identical for any thread count. */
+ * chunks claimed at run time: each thread streams through a contiguous range
+ * of its own, and faster threads take over the rest of slower ones'. Chunk
+ * boundaries are multiples of the grain (or n); which thread computes which
+ * chunk depends on timing, but every item is computed by exactly one thread:
+ * as long as a task computes each item the same way whatever chunk it is
+ * in, results do not depend on scheduling and are bit-identical for any
+ * thread count. */
 #ifndef BN_THREADPOOL_H
 #define BN_THREADPOOL_H
 

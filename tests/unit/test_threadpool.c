@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -122,6 +123,79 @@ static void test_slow_thread_shares_less(void **state)
     bn_pool_free(pool);
 }
 
+/* Each thread streams through a range of its own: an equal, contiguous share
+ * of the grains that it claims front to back, one call after the other (so a
+ * decode kernel's prefetch carries on into its next call), before it takes
+ * anything from another thread's share; no call straddles two shares. */
+#define SEQ_MAX 256
+
+typedef struct seq_job {
+    int64_t n, grain;
+    int n_threads;
+    int64_t begin[8][SEQ_MAX], end[8][SEQ_MAX]; /* each thread's calls, in order */
+    int calls[8];
+} seq_job;
+
+static void record(void *arg, int64_t begin, int64_t end, int thread)
+{
+    seq_job *j = arg;
+    int k = j->calls[thread]++;
+    if (k < SEQ_MAX)
+        j->begin[thread][k] = begin, j->end[thread][k] = end;
+}
+
+/* The first item of thread t's share (t = threads: n). */
+static int64_t share_start(int64_t units, int t, int threads, int64_t grain, int64_t n)
+{
+    const int64_t i = units * t / threads * grain;
+    return i < n ? i : n;
+}
+
+static void test_threads_stream_own_range(void **state)
+{
+    (void)state;
+    const int64_t sizes[] = {640, 2560, 6912, 128256};
+    for (int threads = 2; threads <= 4; threads++) {
+        bn_pool *pool = NULL;
+        assert_int_equal(bn_pool_new(threads, &pool), BITNET_OK);
+        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+            seq_job *j = calloc(1, sizeof *j);
+            assert_non_null(j);
+            *j = (seq_job){.n = sizes[s], .grain = 16, .n_threads = threads};
+            bn_pool_run(pool, j->n, j->grain, record, j);
+            const int64_t units = (j->n + j->grain - 1) / j->grain;
+            for (int t = 0; t < threads; t++) {
+                assert_true(j->calls[t] <= SEQ_MAX);
+                const int64_t home0 = share_start(units, t, threads, j->grain, j->n);
+                const int64_t home1 = share_start(units, t + 1, threads, j->grain, j->n);
+                int64_t next = home0;
+                bool left_home = false;
+                for (int k = 0; k < j->calls[t]; k++) {
+                    const int64_t b = j->begin[t][k], e = j->end[t][k];
+                    const bool in_home = b >= home0 && e <= home1;
+                    if (in_home) {
+                        if (left_home || b != next)
+                            fail_msg("threads %d n %lld: thread %d's call %d [%lld, %lld) is not the next of its "
+                                     "range (expected %lld)",
+                                     threads, (long long)j->n, t, k, (long long)b, (long long)e, (long long)next);
+                        next = e;
+                        continue;
+                    }
+                    left_home = true;
+                    int owner = 0;
+                    while (share_start(units, owner + 1, threads, j->grain, j->n) <= b)
+                        owner++;
+                    if (e > share_start(units, owner + 1, threads, j->grain, j->n))
+                        fail_msg("threads %d n %lld: call [%lld, %lld) straddles two threads' shares", threads,
+                                 (long long)j->n, (long long)b, (long long)e);
+                }
+            }
+            free(j);
+        }
+        bn_pool_free(pool);
+    }
+}
+
 /* The idle hook runs once per run, on the caller, after the caller's last
  * chunk: the caller computes nothing after it. */
 typedef struct idle_probe {
@@ -176,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_every_item_once),
         cmocka_unit_test(test_many_jobs_and_sleeps),
         cmocka_unit_test(test_slow_thread_shares_less),
+        cmocka_unit_test(test_threads_stream_own_range),
         cmocka_unit_test(test_idle_hook),
         cmocka_unit_test(test_free_null),
     };
