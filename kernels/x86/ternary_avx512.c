@@ -54,6 +54,7 @@ typedef struct {
     const uint8_t *w; /* weight rows, rb bytes apart */
     size_t rb;
     int64_t nblk;      /* blocks per row */
+    int64_t lead;      /* I2_S: blocks before the first pair (see i2s_lead) */
     const int8_t *x;   /* activations: batch row b at x + (b - xb0) * ldx */
     int64_t ldx, xb0;
     const float *xs;   /* x_scale of the chunk */
@@ -155,10 +156,13 @@ AI void i2s_single(const uint8_t *q, __m512i *c0, __m512i *c1)
 }
 
 /* Activations of one batch row in the order the pair decoding produces:
- * blocks 2m and 2m+1 (A, B) become [A0-31 B0-31 A32-63 B32-63 A64-95
- * B64-95 A96-127 B96-127]; an odd last block stays as it is. */
-static void i2s_permute(const int8_t *src, int8_t *dst, int64_t nblk)
+ * after `lead` blocks left as they are, blocks A, B of each pair become
+ * [A0-31 B0-31 A32-63 B32-63 A64-95 B64-95 A96-127 B96-127]; an odd last
+ * block stays as it is. */
+static void i2s_permute(const int8_t *src, int8_t *dst, int64_t nblk, int64_t lead)
 {
+    memcpy(dst, src, (size_t)(128 * lead));
+    src += 128 * lead, dst += 128 * lead, nblk -= lead;
     for (int64_t m = 0; m < nblk / 2; m++) {
         const int8_t *a = src + 256 * m, *b = a + 128;
         for (int g = 0; g < 4; g++) {
@@ -324,8 +328,17 @@ static void i2s_4x4(const job *j, int64_t r, int64_t b)
     const uint8_t *w0 = j->w + (size_t)r * j->rb, *w1 = w0 + j->rb, *w2 = w1 + j->rb, *w3 = w2 + j->rb;
     const int8_t *x0 = j->x + (b - j->xb0) * j->ldx, *x1 = x0 + j->ldx, *x2 = x1 + j->ldx, *x3 = x2 + j->ldx;
     ZERO4x4;
-    for (int64_t m = 0; m < j->nblk / 2; m++) {
-        const int64_t wo = 64 * m, xo = 256 * m;
+    if (j->lead) {
+        __m512i c0, c1, c2, c3, d0, d1, d2, d3;
+        i2s_single(w0, &c0, &d0);
+        i2s_single(w1, &c1, &d1);
+        i2s_single(w2, &c2, &d2);
+        i2s_single(w3, &c3, &d3);
+        MAC4x4(c, 0);
+        MAC4x4(d, 64);
+    }
+    for (int64_t m = 0; m < (j->nblk - j->lead) / 2; m++) {
+        const int64_t wo = 32 * j->lead + 64 * m, xo = 128 * j->lead + 256 * m;
         __m512i h0 = i2s_hi(w0 + wo), h1 = i2s_hi(w1 + wo), h2 = i2s_hi(w2 + wo), h3 = i2s_hi(w3 + wo);
         __m512i c0 = _mm512_shuffle_epi8(lh, h0), c1 = _mm512_shuffle_epi8(lh, h1);
         __m512i c2 = _mm512_shuffle_epi8(lh, h2), c3 = _mm512_shuffle_epi8(lh, h3);
@@ -341,7 +354,7 @@ static void i2s_4x4(const job *j, int64_t r, int64_t b)
         c2 = _mm512_shuffle_epi8(ll, h2), c3 = _mm512_shuffle_epi8(ll, h3);
         MAC4x4(c, xo + 192);
     }
-    if (j->nblk & 1) {
+    if ((j->nblk - j->lead) & 1) {
         const int64_t wo = 32 * (j->nblk - 1), xo = 128 * (j->nblk - 1);
         __m512i c0, c1, c2, c3, d0, d1, d2, d3;
         i2s_single(w0 + wo, &c0, &d0);
@@ -376,6 +389,7 @@ static void i2s_4x4(const job *j, int64_t r, int64_t b)
 #define I2S_ROW16_SINGLE(i)                                                       \
     do {                                                                          \
         __m512i c_, d_;                                                           \
+        _mm_prefetch((const char *)(p + pf), _MM_HINT_T0);                        \
         i2s_single(p, &c_, &d_);                                                  \
         DP(s##i, c_, a0);                                                         \
         DP(s##i, d_, a1);                                                         \
@@ -394,14 +408,19 @@ static void i2s_16x1(const job *j, int64_t r, int64_t b)
     const size_t rb = j->rb, pf = r + 32 <= j->r_end ? 16 * rb : 0; /* 0: the line in hand, a no-op */
     const int8_t *x = j->x + (b - j->xb0) * j->ldx;
     ZERO16;
-    for (int64_t m = 0; m < j->nblk / 2; m++) {
-        const int8_t *xm = x + 256 * m;
+    if (j->lead) {
+        const __m512i a0 = _mm512_loadu_si512(x), a1 = _mm512_loadu_si512(x + 64);
+        const uint8_t *p = w0;
+        FOR16(I2S_ROW16_SINGLE);
+    }
+    for (int64_t m = 0; m < (j->nblk - j->lead) / 2; m++) {
+        const int8_t *xm = x + 128 * j->lead + 256 * m;
         const __m512i a0 = _mm512_loadu_si512(xm), a1 = _mm512_loadu_si512(xm + 64);
         const __m512i a2 = _mm512_loadu_si512(xm + 128), a3 = _mm512_loadu_si512(xm + 192);
-        const uint8_t *p = w0 + 64 * m;
+        const uint8_t *p = w0 + 32 * j->lead + 64 * m;
         FOR16(I2S_ROW16);
     }
-    if (j->nblk & 1) {
+    if ((j->nblk - j->lead) & 1) {
         const int8_t *xm = x + 128 * (j->nblk - 1);
         const __m512i a0 = _mm512_loadu_si512(xm), a1 = _mm512_loadu_si512(xm + 64);
         const uint8_t *p = w0 + 32 * (j->nblk - 1);
@@ -426,15 +445,24 @@ AI void i2s_tile(const job *j, int64_t r, int64_t b, const int R, const int B)
         xp[k] = j->x + (b + k - j->xb0) * j->ldx;
     for (int i = 0; i < R; i++) {
         const uint8_t *wr = j->w + (size_t)(r + i) * j->rb;
-        for (int64_t m = 0; m < j->nblk / 2; m++) {
-            const __m512i h = i2s_hi(wr + 64 * m), l = i2s_lo(wr + 64 * m);
+        if (j->lead) {
+            __m512i c0, c1;
+            i2s_single(wr, &c0, &c1);
+            for (int k = 0; k < B; k++) {
+                DP(acc[k * R + i], c0, _mm512_loadu_si512(xp[k]));
+                DP(acc[k * R + i], c1, _mm512_loadu_si512(xp[k] + 64));
+            }
+        }
+        for (int64_t m = 0; m < (j->nblk - j->lead) / 2; m++) {
+            const uint8_t *q = wr + 32 * j->lead + 64 * m;
+            const __m512i h = i2s_hi(q), l = i2s_lo(q);
             const __m512i c[4] = {_mm512_shuffle_epi8(lh, h), _mm512_shuffle_epi8(ll, h),
                                   _mm512_shuffle_epi8(lh, l), _mm512_shuffle_epi8(ll, l)};
             for (int k = 0; k < B; k++)
                 for (int g = 0; g < 4; g++)
-                    DP(acc[k * R + i], c[g], _mm512_loadu_si512(xp[k] + 256 * m + 64 * g));
+                    DP(acc[k * R + i], c[g], _mm512_loadu_si512(xp[k] + 128 * j->lead + 256 * m + 64 * g));
         }
-        if (j->nblk & 1) {
+        if ((j->nblk - j->lead) & 1) {
             __m512i c0, c1;
             i2s_single(wr + 32 * (j->nblk - 1), &c0, &c1);
             for (int k = 0; k < B; k++) {
@@ -756,6 +784,17 @@ static const tile_set TILE_SETS[3] = {
 
 /* ---- driver ---- */
 
+/* GGUF aligns tensors to 32 bytes, and an I2_S tensor's 32-byte scale tail
+ * puts every other one 32 bytes into a cache line: each 64-byte pair load
+ * would then straddle two lines (~25% slower decode, measured). When all
+ * rows start 32 bytes in (data there, rows a whole number of lines), the
+ * tiles take block 0 alone and pair blocks 1-2, 3-4, ...: every pair load
+ * is aligned. The sums are exact integers, so the order changes nothing. */
+static int64_t i2s_lead(const bitnet_weights *w)
+{
+    return ((uintptr_t)w->data & 63) == 32 && w->row_bytes % 64 == 0 && w->n / 128 >= 2 ? 1 : 0;
+}
+
 /* Block scales of rows [r0, r1) as doubles: dt[blk * dts + r - r0]. */
 static void fill_scales(double *dt, int64_t dts, const bitnet_weights *w, int64_t r0, int64_t r1, int64_t nblk,
                         int64_t bbytes, int64_t doff)
@@ -789,7 +828,7 @@ static void act_sums(const int8_t *x, int64_t ldx, int64_t nb, int64_t n, int64_
 static void i2s_stage(job *j, const int8_t *x, int64_t ldx, int64_t b0, int64_t cnt, int8_t *xp, int64_t n)
 {
     for (int64_t k = 0; k < cnt; k++)
-        i2s_permute(x + (b0 + k) * ldx, xp + k * n, j->nblk);
+        i2s_permute(x + (b0 + k) * ldx, xp + k * n, j->nblk, j->lead);
     j->x = xp, j->ldx = n, j->xb0 = b0;
 }
 
@@ -842,12 +881,13 @@ bool bn_avx512_matmul_i8(const bitnet_weights *w, const int8_t *xq, int64_t ldx,
     int32_t *sq = (int32_t *)(base + head);
     const int64_t nbc = (avail - head) / (4 * (tq ? nblk : 1));
 
+    const int64_t lead = kind == KIND_I2S ? i2s_lead(w) : 0;
     const tile_set *ts = &TILE_SETS[kind];
     for (int64_t c0 = 0; c0 < n_batch; c0 += nbc) {
         const int64_t nb = n_batch - c0 < nbc ? n_batch - c0 : nbc;
         const int8_t *xc = xq + c0 * ldx;
         job j = {
-            .w = w->data, .rb = w->row_bytes, .nblk = nblk, .x = xc, .ldx = ldx, .xb0 = 0,
+            .w = w->data, .rb = w->row_bytes, .nblk = nblk, .lead = lead, .x = xc, .ldx = ldx, .xb0 = 0,
             .xs = x_scale + c0, .y = y + c0 * ldy, .ldy = ldy, .sq = sq, .sqs = nb, .dt = dt, .dts = rb_rows,
             .scale = scale,
         };

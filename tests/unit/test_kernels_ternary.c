@@ -90,8 +90,14 @@ static uint32_t f32_bits(float f)
 
 typedef struct {
     bitnet_weights w;
-    uint8_t *buf;
+    uint8_t *buf; /* the packed bytes, `phase` bytes past a cache line */
+    uint8_t *mem; /* the allocation */
 } weights;
+
+/* Where the packed bytes of the next make_weights start in their cache line:
+ * -1 for a random multiple of 16 (GGUF aligns to 32; I2_S tensors start 0 or
+ * 32 bytes into a line in practice). */
+static int weights_phase = -1;
 
 static int64_t block_elems(uint32_t type)
 {
@@ -108,8 +114,10 @@ static weights make_weights(uint32_t type, int64_t n_rows, int64_t n, bool raw)
     weights r;
     const uint64_t bytes = bn_type_tensor_bytes(type, n_rows * n);
     assert_true(bytes > 0);
-    r.buf = malloc(bytes);
-    assert_non_null(r.buf);
+    const size_t phase = weights_phase >= 0 ? (size_t)weights_phase : (size_t)rnd_int(0, 3) * 16;
+    r.mem = aligned_alloc(64, (bytes + 64 + 63) / 64 * 64);
+    assert_non_null(r.mem);
+    r.buf = r.mem + phase;
     if (raw) {
         for (uint64_t i = 0; i < bytes; i++)
             r.buf[i] = (uint8_t)rnd();
@@ -234,7 +242,7 @@ static void check_case(const kernel *k, uint32_t type, int64_t n, int64_t n_rows
 
     free(sc.mem);
     free(x), free(xs), free(yr), free(yk), free(ys), free(rs);
-    free(W.buf);
+    free(W.mem);
 }
 
 static const uint32_t TYPES[3] = {BITNET_TYPE_I2_S, BITNET_TYPE_TQ2_0, BITNET_TYPE_TQ1_0};
@@ -270,6 +278,23 @@ static void run_matmul_big_batch(const kernel *k)
         check_case(k, TYPES[t], 512, 300, 6, false);
     }
     check_case(k, BITNET_TYPE_I2_S, 128, 7, 400, true);
+}
+
+/* I2_S weights at each start within a cache line: 32 bytes in, whole-line
+ * rows are read from block 0 alone and then aligned pairs (the AVX-512
+ * kernels), which must give the same bits; odd block counts, decode and
+ * prefill batches, and edge tiles included. */
+static void run_matmul_i2s_phases(const kernel *k)
+{
+    static const int64_t ns[] = {128, 256, 384, 2560, 6912};
+    for (int phase = 0; phase < 64; phase += 16) {
+        weights_phase = phase;
+        for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+            check_case(k, BITNET_TYPE_I2_S, ns[i], rnd_int(16, 70), rnd_int(1, 3), rnd_int(0, 1));
+            check_case(k, BITNET_TYPE_I2_S, ns[i], rnd_int(1, 40), rnd_int(4, 9), rnd_int(0, 1));
+        }
+    }
+    weights_phase = -1;
 }
 
 static void run_matmul_declines(const kernel *k)
@@ -381,6 +406,12 @@ static void run_quantize_nan(const kernel *k)
         REQUIRE_ISA(&K);                                                  \
         run_matmul_big_batch(&K);                                         \
     }                                                                     \
+    static void test_matmul_i2s_phases_##tag(void **st)                   \
+    {                                                                     \
+        (void)st;                                                         \
+        REQUIRE_ISA(&K);                                                  \
+        run_matmul_i2s_phases(&K);                                        \
+    }                                                                     \
     static void test_matmul_declines_##tag(void **st)                     \
     {                                                                     \
         (void)st;                                                         \
@@ -433,9 +464,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_random_avx2),     cmocka_unit_test(test_matmul_big_batch_avx2),
-        cmocka_unit_test(test_matmul_declines_avx2),   cmocka_unit_test(test_quantize_avx2),
+        cmocka_unit_test(test_matmul_i2s_phases_avx2), cmocka_unit_test(test_matmul_declines_avx2),
+        cmocka_unit_test(test_quantize_avx2),
         cmocka_unit_test(test_quantize_nan_avx2),      cmocka_unit_test(test_matmul_random_avx512),
-        cmocka_unit_test(test_matmul_big_batch_avx512), cmocka_unit_test(test_matmul_declines_avx512),
+        cmocka_unit_test(test_matmul_big_batch_avx512), cmocka_unit_test(test_matmul_i2s_phases_avx512),
+        cmocka_unit_test(test_matmul_declines_avx512),
         cmocka_unit_test(test_quantize_avx512),        cmocka_unit_test(test_quantize_nan_avx512),
         cmocka_unit_test(test_tq1_decode_kernels_avx512),
     };
