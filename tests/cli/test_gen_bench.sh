@@ -72,6 +72,8 @@ for r in d["results"]:
     assert r["load_ms"]["mean"] > 0 and r["peak_rss_bytes"] > 0
     assert r["tg"]["implied_gbps"] > 0 and r["read_bandwidth_gbps"] > 0
     assert r["store_stats"]["bytes_mapped"] > 0
+    fm = r["model_file_mapping"]  # the mapped file, read by pp and tg
+    assert fm["bytes_resident"] > 0 and 0 <= fm["bytes_in_2mib_pages"] <= fm["bytes_resident"], fm
 PY
 check "bench md" 0 "| model |" "$bitnet" bench --model "$m" -p 4 -n 2 -r 1 -t 1 --bw-mib 0 --no-sha --md
 grep -q "tg2" "$tmp/out" && pass=$((pass + 1)) || { echo "FAIL bench md has no tg2 row"; fails=$((fails + 1)); }

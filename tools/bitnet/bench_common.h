@@ -23,6 +23,12 @@ char *bench_cpu_flags(void);
 int bench_n_cpus(void);
 /* Peak resident set of this process in bytes (VmHWM, else ru_maxrss). */
 uint64_t bench_peak_rss(void);
+/* Of this process's mappings of file `path`: bytes resident, and of those the
+ * bytes mapped as 2 MiB pages (FilePmdMapped in /proc/self/smaps). Decode
+ * from a mapped file runs slower when its page cache is in small folios
+ * (a file just written or copied keeps them until its cache is dropped).
+ * 0 on success, -1 when smaps cannot be read. */
+int bench_file_mapping(const char *path, uint64_t *resident, uint64_t *pmd_mapped);
 /* Best of `reps` streaming reads of a `bytes` buffer by `threads` threads,
  * in GB/s (1e9 bytes); 0 when the buffer cannot be allocated. */
 double bench_read_bandwidth(int threads, size_t bytes, int reps);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,36 @@ uint64_t bench_peak_rss(void)
         return (uint64_t)kb * 1024u;
     struct rusage ru;
     return getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_maxrss * 1024u : 0;
+}
+
+int bench_file_mapping(const char *path, uint64_t *resident, uint64_t *pmd_mapped)
+{
+    *resident = *pmd_mapped = 0;
+    char *real = realpath(path, NULL);
+    FILE *f = real ? fopen("/proc/self/smaps", "r") : NULL;
+    if (!f) {
+        free(real);
+        return -1;
+    }
+    char line[4096];
+    bool in_file = false;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long lo, hi, kb;
+        char key[64];
+        if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2) { /* "start-end perms offset dev inode   path" */
+            const char *name = strchr(line, '/');
+            const size_t len = name ? strcspn(name, "\n") : 0;
+            in_file = name && len == strlen(real) && strncmp(name, real, len) == 0;
+        } else if (in_file && sscanf(line, "%63[^:]: %llu kB", key, &kb) == 2) {
+            if (strcmp(key, "Rss") == 0)
+                *resident += (uint64_t)kb * 1024u;
+            else if (strcmp(key, "FilePmdMapped") == 0)
+                *pmd_mapped += (uint64_t)kb * 1024u;
+        }
+    }
+    fclose(f);
+    free(real);
+    return 0;
 }
 
 typedef struct bw_job {

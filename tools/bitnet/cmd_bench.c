@@ -56,6 +56,7 @@ typedef struct thread_result {
      * it that repetition's weight traffic reached. */
     series bw_gbps, bw_fraction;
     uint64_t peak_rss;
+    uint64_t file_resident, file_pmd; /* the model file's mappings after tg (bench_file_mapping) */
     bitnet_store_stats stats;
     bitnet_context_stats cstats; /* of the context that ran pp and tg */
     bitnet_context_memory_info mem;
@@ -306,6 +307,8 @@ static bitnet_status bench_threads(const bench_opts *o, int threads, int p, int 
         bitnet_context_memory(ctx, &r->mem);
     }
     r->peak_rss = bench_peak_rss();
+    if (m && bench_file_mapping(o->model, &r->file_resident, &r->file_pmd) != 0)
+        r->file_resident = r->file_pmd = 0;
     bitnet_context_free(ctx);
     bitnet_model_release(m);
     return s;
@@ -417,6 +420,10 @@ static void write_json(FILE *f, const bench_opts *o, const model_facts *mf, cons
         fputs("},\n", f);
         fprintf(f, "     \"peak_rss_bytes\": %" PRIu64 ", \"read_bandwidth_gbps\": %.4g,\n", r->peak_rss,
                 r->bandwidth_gbps);
+        fprintf(f,
+                "     \"model_file_mapping\": {\"bytes_resident\": %" PRIu64 ", \"bytes_in_2mib_pages\": %" PRIu64
+                "},\n",
+                r->file_resident, r->file_pmd);
         const bitnet_store_stats *st = &r->stats;
         fprintf(f,
                 "     \"store_stats\": {\"hits\": %" PRIu64 ", \"misses\": %" PRIu64 ", \"evictions\": %" PRIu64
@@ -491,7 +498,11 @@ static void print_text(const model_facts *mf, const thread_result *res, int n_re
             printf(", tg%d %.2f ± %.2f t/s (%.2f GB/s of weights; machine reads %.2f GB/s: %.0f%% ± %.0f%%)", n,
                    mean_of(&r->tg_ts), sd_of(&r->tg_ts), (double)mf->bytes_per_token * mean_of(&r->tg_ts) / 1e9,
                    r->bandwidth_gbps, 100.0 * mean_of(&r->bw_fraction), 100.0 * sd_of(&r->bw_fraction));
-        printf(", peak RSS %.1f MiB\n", (double)r->peak_rss / 1048576.0);
+        printf(", peak RSS %.1f MiB", (double)r->peak_rss / 1048576.0);
+        if (r->file_resident)
+            printf(", model file mapped %.0f MiB (%.0f%% in 2 MiB pages)", (double)r->file_resident / 1048576.0,
+                   100.0 * (double)r->file_pmd / (double)r->file_resident);
+        printf("\n");
     }
 }
 
