@@ -65,7 +65,7 @@ typedef struct {
     const double *dt;  /* TQ: row scales of the row block, dt[blk * dts + row - dr0] */
     int64_t dts, dr0;
     int64_t pfo;       /* TQ decode: prefetch offset, the next row block */
-    int64_t r_end;     /* decode: the tensor's rows; prefetches stop there */
+    int64_t n_rows;    /* decode: the tensor's rows; prefetches stop at its end */
     double scale;      /* I2_S tensor scale */
 } job;
 
@@ -405,7 +405,7 @@ static void i2s_16x1(const job *j, int64_t r, int64_t b)
 {
     const __m512i lh = _mm512_load_si512(I2S_LUT_HI2), ll = _mm512_load_si512(I2S_LUT_LO2);
     const uint8_t *w0 = j->w + (size_t)r * j->rb;
-    const size_t rb = j->rb, pf = r + 32 <= j->r_end ? 16 * rb : 0; /* 0: the line in hand, a no-op */
+    const size_t rb = j->rb, pf = r + 32 <= j->n_rows ? 16 * rb : 0; /* 0: the line in hand, a no-op */
     const int8_t *x = j->x + (b - j->xb0) * j->ldx;
     ZERO16;
     if (j->lead) {
@@ -889,7 +889,7 @@ bool bn_avx512_matmul_i8(const bitnet_weights *w, const int8_t *xq, int64_t ldx,
         job j = {
             .w = w->data, .rb = w->row_bytes, .nblk = nblk, .lead = lead, .x = xc, .ldx = ldx, .xb0 = 0,
             .xs = x_scale + c0, .y = y + c0 * ldy, .ldy = ldy, .sq = sq, .sqs = nb, .dt = dt, .dts = rb_rows,
-            .scale = scale,
+            .scale = scale, .n_rows = w->n_rows,
         };
         act_sums(xc, ldx, nb, n, tq ? bs : n, sq, nb);
         /* TQ1_0, one batch row: the lookup kernel, on activations staged
@@ -916,7 +916,6 @@ bool bn_avx512_matmul_i8(const bitnet_weights *w, const int8_t *xq, int64_t ldx,
                 /* while this row block computes from L2, the next one is
                  * brought in (fill_scales then finds it there) */
                 j.pfo = rb1 < w->n_rows ? (int64_t)rb_rows * (int64_t)w->row_bytes : 0;
-                j.r_end = w->n_rows;
                 job jl = j; /* the lookup kernel's view: staged activations */
                 jl.x = staged, jl.ldx = TQ1_STAGED * nblk, jl.xb0 = 0;
                 for (int64_t b = 0; b < nb; b++) {

@@ -151,7 +151,7 @@ bitnet_status bn_pool_new(int n_threads, bn_pool **out)
     bn_pool *pool = (bn_pool *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
     pool->raw = raw;
     pool->n_threads = n_threads;
-    pool->slots_raw = bn_calloc((size_t)n_threads, sizeof(range_slot) + 64);
+    pool->slots_raw = bn_calloc(1, (size_t)n_threads * sizeof(range_slot) + 63);
     if (!pool->slots_raw) {
         bn_free(pool->raw);
         return bn_error(BITNET_ERR_OUT_OF_MEMORY, "cannot allocate the thread pool");
