@@ -75,6 +75,11 @@ for r in d["results"]:
     fm = r["model_file_mapping"]  # the mapped file, read by pp and tg
     assert fm["bytes_resident"] > 0 and 0 <= fm["bytes_in_2mib_pages"] <= fm["bytes_resident"], fm
 PY
+# The bandwidth child bench spawns: a positive GB/s, or exit 2 on bad arguments.
+check "bandwidth child" 0 "" "$bitnet" __read-bandwidth 1 1048576 1
+python3 -c 'import sys; v = float(open(sys.argv[1]).read()); assert v > 0, v' "$tmp/out" && pass=$((pass + 1)) || { echo "FAIL bandwidth child output"; fails=$((fails + 1)); }
+check "bandwidth child threads 0" 2 "usage" "$bitnet" __read-bandwidth 0 1048576 1
+check "bandwidth child bytes junk" 2 "usage" "$bitnet" __read-bandwidth 1 12x 1
 check "bench md" 0 "| model |" "$bitnet" bench --model "$m" -p 4 -n 2 -r 1 -t 1 --bw-mib 0 --no-sha --md
 grep -q "tg2" "$tmp/out" && pass=$((pass + 1)) || { echo "FAIL bench md has no tg2 row"; fails=$((fails + 1)); }
 check "bench json stdout" 0 '"schema_version": 1' "$bitnet" bench --model "$m" -p 4 -n 0 -r 1 -t 1 --bw-mib 0 --json -

@@ -32,8 +32,12 @@ int bench_file_mapping(const char *path, uint64_t *resident, uint64_t *pmd_mappe
 /* Best of `reps` streaming reads of a `bytes` buffer by `threads` threads,
  * in GB/s (1e9 bytes); 0 when the buffer cannot be allocated. */
 double bench_read_bandwidth(int threads, size_t bytes, int reps);
-/* The same in a child process, so that its buffer never counts in this
- * process's peak RSS; 0 when that fails. */
+/* The same in a child process (this executable run as `bitnet
+ * BENCH_BANDWIDTH_COMMAND THREADS BYTES REPS`), so that its buffer never
+ * counts in this process's peak RSS; 0 when that fails. */
 double bench_read_bandwidth_apart(int threads, size_t bytes, int reps);
+/* The child's side: prints the GB/s on stdout. Not in the usage text. */
+#define BENCH_BANDWIDTH_COMMAND "__read-bandwidth"
+int cmd_read_bandwidth(int argc, char **argv);
 
 #endif

@@ -41,6 +41,8 @@ int main(int argc, char **argv)
         return cmd_gen_model(argc - 2, argv + 2);
     if (strcmp(cmd, "convert") == 0)
         return cmd_convert(argc - 2, argv + 2);
+    if (strcmp(cmd, BENCH_BANDWIDTH_COMMAND) == 0)
+        return cmd_read_bandwidth(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("libbitnet %s\n", bitnet_version_string());
         return 0;
