@@ -81,6 +81,7 @@ typedef struct next_reads {
     size_t bytes[NEXT_MAX];
     bool write[NEXT_MAX];
     int n;
+    bn_pool_warm warm; /* the next product's weights, for the workers */
 } next_reads;
 
 static void next_add(next_reads *r, const void *p, size_t bytes, bool write)
@@ -90,6 +91,20 @@ static void next_add(next_reads *r, const void *p, size_t bytes, bool write)
     r->p[r->n] = p;
     r->bytes[r->n] = bytes < NEXT_CAP ? bytes : NEXT_CAP;
     r->write[r->n++] = write;
+}
+
+/* In decode the caller then runs the small steps alone, and the memory bus
+ * would idle: the workers meanwhile prefetch the start of their shares of
+ * the next product's weights (bn_pool_set_warm). A few hundred KiB each: as
+ * much as such a gap streams, and within a core's L2. */
+#define WARM_CAP ((size_t)256 << 10)
+
+static void warm_add(next_reads *r, const bitnet_weights *w, int64_t T)
+{
+    if (T >= 4 || r->warm.n == BN_POOL_WARM_MAX) /* prefill: the workers are rarely idle */
+        return;
+    r->warm.p[r->warm.n] = w->data;
+    r->warm.bytes[r->warm.n++] = w->row_bytes * (size_t)w->n_rows;
 }
 
 static void prefetch_next(void *arg)
@@ -109,6 +124,9 @@ static void prefetch_next(void *arg)
 static void run_then_prefetch(bitnet_context *c, int64_t n, int64_t grain, bn_pool_fn fn, void *arg,
                               next_reads *next)
 {
+    bn_pool_warm warm = next ? next->warm : (bn_pool_warm){0};
+    warm.cap = WARM_CAP;
+    bn_pool_set_warm(c->pool, &warm);
     bn_pool_run_idle(c->pool, n, grain, fn, arg, next && next->n ? prefetch_next : NULL, next);
 }
 
@@ -215,8 +233,12 @@ static void linears(bitnet_context *c, const bn_linear *const *L, float *const *
                     next_reads *next)
 {
     if (!c->am.hp.act_i8) {
-        for (int k = 0; k < n; k++)
-            linear(c, L[k], x, T, y[k], k == n - 1 ? next : NULL);
+        for (int k = 0; k < n; k++) {
+            next_reads between = {0};
+            if (k + 1 < n)
+                warm_add(&between, &L[k + 1]->w, T);
+            linear(c, L[k], x, T, y[k], k == n - 1 ? next : &between);
+        }
         return;
     }
     matmul_job j = {.c = c, .n_parts = n, .xq = c->xq, .xscale = c->xscale, .n_batch = T};
@@ -326,12 +348,14 @@ static void attention_block(bitnet_context *c, int64_t l, int64_t T)
     next_add(&after_qkv, c->v, (size_t)(T * kv) * f, false);
     next_add(&after_qkv, kv_row(c, c->k_cache[l], c->n_past), kv_bytes, true);
     next_add(&after_qkv, kv_row(c, c->v_cache[l], c->n_past), kv_bytes, true);
+    warm_add(&after_qkv, &L->wo.w, T);
     linears(c, qkv, qkv_out, 3, c->xb, T, &after_qkv);
     rope_and_cache(c, l, T);
     attention_job j = {c, l};
     next_reads after_att = {0}; /* the sub-norm and quantization of att */
     next_add(&after_att, c->att, (size_t)(T * e) * f, false);
     next_add(&after_att, hp->sub_norms ? N->attn_sub : NULL, (size_t)e * f, false);
+    warm_add(&after_att, &L->wo.w, T);
     run_then_prefetch(c, T * hp->n_head, 1, attention_task, &j, &after_att);
     if (hp->sub_norms)
         rmsnorm_rows(c, c->att, N->attn_sub, e, T, c->att);
@@ -340,8 +364,23 @@ static void attention_block(bitnet_context *c, int64_t l, int64_t T)
     next_add(&after_wo, c->x, (size_t)(T * e) * f, false);
     next_add(&after_wo, c->xb, (size_t)(T * e) * f, false);
     next_add(&after_wo, N->ffn, (size_t)e * f, false);
+    warm_add(&after_wo, &L->gate.w, T);
+    warm_add(&after_wo, &L->up.w, T);
     linear(c, &L->wo, c->att, T, c->xb, &after_wo);
     add_rows(c->x, c->xb, T * e);
+}
+
+/* The weights of layer l's first product (the head's after the last layer). */
+static void warm_first(const bitnet_context *c, int64_t l, int64_t T, next_reads *r)
+{
+    if (l >= c->am.hp.n_layer) {
+        warm_add(r, &c->am.output, T);
+        return;
+    }
+    const bn_layer *L = &c->am.layers[l];
+    warm_add(r, &L->wq.w, T);
+    warm_add(r, &L->wk.w, T);
+    warm_add(r, &L->wv.w, T);
 }
 
 static void ffn_block(bitnet_context *c, int64_t l, int64_t T)
@@ -359,6 +398,7 @@ static void ffn_block(bitnet_context *c, int64_t l, int64_t T)
     next_add(&after_gate_up, c->gate, (size_t)(T * ff) * f, false);
     next_add(&after_gate_up, c->up, (size_t)(T * ff) * f, false);
     next_add(&after_gate_up, hp->sub_norms ? N->ffn_sub : NULL, (size_t)ff * f, false);
+    warm_add(&after_gate_up, &L->down.w, T);
     linears(c, gate_up, gate_up_out, 2, c->xb, T, &after_gate_up);
     if (hp->relu2)
         c->kern.k.relu2_mul(c->gate, c->up, c->gate, T * ff);
@@ -371,6 +411,7 @@ static void ffn_block(bitnet_context *c, int64_t l, int64_t T)
     next_add(&after_down, c->x, (size_t)(T * e) * f, false);
     next_add(&after_down, c->xb, (size_t)(T * e) * f, false);
     next_add(&after_down, l + 1 < hp->n_layer ? c->norms[l + 1].attn : c->output_norm, (size_t)e * f, false);
+    warm_first(c, l + 1, T, &after_down);
     linear(c, &L->down, c->gate, T, c->xb, &after_down);
     add_rows(c->x, c->xb, T * e);
 }
@@ -393,7 +434,9 @@ static void head(bitnet_context *c, int64_t T)
     rmsnorm_rows(c, c->x + first * e, c->output_norm, e, rows, c->xb);
     float *out = c->logits + (c->logits_all_rows ? (size_t)c->n_logits * (size_t)n_vocab : 0);
     matmul_job j = one_matrix(c, &c->am.output, c->xb, rows, out);
-    bn_pool_run(c->pool, n_vocab, matmul_grain(rows), matmul_task, &j);
+    next_reads after = {0}; /* the next token's first layer */
+    warm_first(c, 0, T, &after);
+    run_then_prefetch(c, n_vocab, matmul_grain(rows), matmul_task, &j, &after);
     c->n_logits = c->logits_all_rows ? c->n_logits + (int32_t)rows : 1;
 }
 

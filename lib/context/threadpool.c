@@ -39,6 +39,7 @@ struct bn_pool {
     _Alignas(64) bn_pool_fn fn;      /* job: published before `generation` is bumped */
     void *arg;
     int64_t n, grain; /* items [0, n); range units are `grain` items */
+    bn_pool_warm warm; /* read by workers before they report a job done */
     _Alignas(64) int n_threads;
     range_slot *slots; /* one per thread */
     void *slots_raw;
@@ -125,6 +126,35 @@ static void run_chunks(bn_pool *pool, int thread)
     }
 }
 
+/* Prefetch the start of thread `index`'s share of the warm plan, `cap`
+ * bytes, until a job newer than `seen` is posted (checked every 4 KiB). */
+#define WARM_CHECK_BYTES 4096
+
+static void warm_share(bn_pool *pool, const bn_pool_warm *w, int index, size_t cap, unsigned seen)
+{
+    size_t total = 0;
+    for (int i = 0; i < w->n; i++)
+        total += w->bytes[i];
+    const size_t share = total / (size_t)pool->n_threads;
+    size_t skip = share * (size_t)index, left = share < cap ? share : cap;
+    for (int i = 0; i < w->n && left; i++) {
+        if (skip >= w->bytes[i]) {
+            skip -= w->bytes[i];
+            continue;
+        }
+        const char *p = (const char *)w->p[i] + skip;
+        size_t len = w->bytes[i] - skip;
+        len = len < left ? len : left;
+        skip = 0;
+        left -= len;
+        for (size_t o = 0; o < len; o += 64) {
+            if (o % WARM_CHECK_BYTES == 0 && atomic_load_explicit(&pool->generation, memory_order_relaxed) != seen)
+                return;
+            __builtin_prefetch(p + o, 0, 2); /* to L2: the stream passes L1 */
+        }
+    }
+}
+
 static void *worker_main(void *p)
 {
     worker_arg *wa = p;
@@ -137,7 +167,13 @@ static void *worker_main(void *p)
         if (atomic_load(&pool->quit))
             break;
         run_chunks(pool, index);
+        const bn_pool_warm warm = pool->warm; /* the caller may change it once pending is 0 */
         atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_release);
+        if (warm.n) { /* its own share; the first worker also the caller's */
+            warm_share(pool, &warm, index, index == 1 ? warm.cap / 2 : warm.cap, seen);
+            if (index == 1)
+                warm_share(pool, &warm, 0, warm.cap / 2, seen);
+        }
     }
     return NULL;
 }
@@ -212,6 +248,13 @@ void bn_pool_free(bn_pool *pool)
     bn_free(pool->workers);
     bn_free(pool->slots_raw);
     bn_free(pool->raw);
+}
+
+void bn_pool_set_warm(bn_pool *pool, const bn_pool_warm *warm)
+{
+    pool->warm = warm ? *warm : (bn_pool_warm){0};
+    if (pool->warm.n < 0 || pool->warm.n > BN_POOL_WARM_MAX)
+        pool->warm.n = 0;
 }
 
 int bn_pool_threads(const bn_pool *pool)

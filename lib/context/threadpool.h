@@ -32,4 +32,25 @@ void bn_pool_run(bn_pool *pool, int64_t n, int64_t grain, bn_pool_fn fn, void *a
 void bn_pool_run_idle(bn_pool *pool, int64_t n, int64_t grain, bn_pool_fn fn, void *arg, void (*idle)(void *),
                       void *idle_arg);
 
+/* What the next runs will stream, for workers to start on while the caller
+ * works alone: in decode the caller runs the small steps between two matrix
+ * products (norms, RoPE, attention's tail) and the memory bus idles. A
+ * worker that has finished its chunks prefetches the start of its share of
+ * these bytes (the ranges taken end to end, cut in n_threads equal shares,
+ * as the runs cut their items), and the first worker also the start of the
+ * caller's share (it would be another core's cache away, not DRAM), `cap`
+ * bytes in all, and stops as soon as the next job is posted. */
+#define BN_POOL_WARM_MAX 3
+
+typedef struct bn_pool_warm {
+    const void *p[BN_POOL_WARM_MAX];
+    size_t bytes[BN_POOL_WARM_MAX];
+    int n;
+    size_t cap;
+} bn_pool_warm;
+
+/* The plan the workers use after each run from now on (copied; NULL or
+ * n == 0: none). Call between runs, from the caller's thread. */
+void bn_pool_set_warm(bn_pool *pool, const bn_pool_warm *warm);
+
 #endif

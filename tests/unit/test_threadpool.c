@@ -238,6 +238,39 @@ static void test_idle_hook(void **state)
     }
 }
 
+/* Warm plans (what the workers prefetch after their chunks) leave every run
+ * exact, whatever the plan: none, empty or zero-length ranges, a share
+ * shorter than the cap, a cap past the end, a count out of range, and a
+ * plan changed or dropped between runs while workers may still use the
+ * last one (TSan checks the hand-over). */
+static void test_warm_plans(void **state)
+{
+    (void)state;
+    enum { BYTES = 3 << 20 };
+    char *buf = malloc(BYTES);
+    assert_non_null(buf);
+    memset(buf, 1, BYTES);
+    const bn_pool_warm plans[] = {
+        {.n = 0},
+        {.p = {buf}, .bytes = {BYTES}, .n = 1, .cap = 256 << 10},
+        {.p = {buf, buf + 1000, buf + 5000}, .bytes = {1000, 0, 777}, .n = 3, .cap = 1 << 30},
+        {.p = {buf + 1, buf + (1 << 20)}, .bytes = {(1 << 20) - 1, 2 << 20}, .n = 2, .cap = 64},
+        {.p = {buf}, .bytes = {BYTES}, .n = BN_POOL_WARM_MAX + 1, .cap = 1 << 20}, /* ignored */
+        {.p = {buf}, .bytes = {BYTES}, .n = -1, .cap = 1 << 20},                   /* ignored */
+    };
+    const int n_plans = (int)(sizeof plans / sizeof *plans);
+    for (int threads = 1; threads <= 4; threads++) {
+        bn_pool *pool = NULL;
+        assert_int_equal(bn_pool_new(threads, &pool), BITNET_OK);
+        for (int r = 0; r < 600; r++) {
+            bn_pool_set_warm(pool, r % 7 == 6 ? NULL : &plans[r % n_plans]);
+            check_run(pool, threads, 1 + (r * 37) % 3000, 1 + r % 17);
+        }
+        bn_pool_free(pool); /* joins workers that may still be warming */
+    }
+    free(buf);
+}
+
 static void test_free_null(void **state)
 {
     (void)state;
@@ -252,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_slow_thread_shares_less),
         cmocka_unit_test(test_threads_stream_own_range),
         cmocka_unit_test(test_idle_hook),
+        cmocka_unit_test(test_warm_plans),
         cmocka_unit_test(test_free_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
