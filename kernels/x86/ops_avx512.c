@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "kernels/rope_angles.h"
+#include "kernels/x86/kv_prefetch.h"
 #include "kernels/x86/quant_simd.h"
 
 #define INLINE static inline __attribute__((always_inline))
@@ -147,7 +148,9 @@ void bn_avx512_attention(const float *q, const void *k, const void *v, uint32_t 
         return;
     }
     float mx = -INFINITY;
+    const size_t elem = kv_type == BITNET_TYPE_F16 ? 2 : 4;
     for (int64_t p = 0; p < n_pos; p++) {
+        bn_kv_prefetch(k, v, elem, stride, p, n_pos, head_dim);
         scratch[p] = score(q, k, kv_type, p * stride, head_dim) * scale;
         mx = scratch[p] > mx ? scratch[p] : mx;
     }
