@@ -156,9 +156,11 @@ typedef struct bitnet_model_params {
      * activations (bitnet-b1.58, bitnet) get I2_S copies of every tensor
      * whose blocks share one scale, as BitNet checkpoints converted to TQ
      * do (2 bits a weight: 18% more memory than TQ1_0, 3% less than
-     * TQ2_0); other TQ1_0 tensors become TQ2_0 (22% more). Results are
-     * identical. It speeds up prefill and decode (docs/PERFORMANCE.md has
-     * the figures). Default false. Other types are used as stored. */
+     * TQ2_0); other TQ1_0 tensors become TQ2_0 (22% more). I2_S layer
+     * weights are copied as stored: decode then reads them from huge
+     * pages whatever state the file's page cache is in. Results
+     * are identical. It speeds up prefill and decode (docs/PERFORMANCE.md
+     * has the figures). Default false. Other types are used as stored. */
     bool repack;
 } bitnet_model_params;
 

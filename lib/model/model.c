@@ -49,8 +49,7 @@ static void model_free(bitnet_model *m)
 {
     bn_tokenizer_free(m->tokenizer); /* tokenizer: borrows the GGUF strings, so goes first */
     bn_free(m->head_data);
-    for (int64_t i = 0; m->repacked && i < m->gguf.n_tensors; i++)
-        bn_free((void *)m->repacked[i].data);
+    bn_free(m->repack_arena);
     bn_free(m->repacked);
     pthread_mutex_destroy(&m->head_lock);
     pthread_mutex_destroy(&m->tokenizer_lock);

@@ -36,6 +36,7 @@ struct bitnet_model {
      * for the first context: repacked[i] describes tensor i's copy (data
      * NULL: not repacked; the array itself is allocated on first use). */
     bitnet_weights *repacked;
+    void *repack_arena; /* one allocation holds every copy */
     bool repack_tried;
     uint64_t repacked_bytes;
     uint64_t repacked_source_bytes; /* stored bytes of the tensors copied */
@@ -60,11 +61,12 @@ bitnet_status bn_model_fail(const bitnet_model *m, bitnet_status status);
  * head already has that type. */
 bitnet_status bn_model_head(const bitnet_model *m, bitnet_weights *w);
 
-/* params.repack: point the context's TQ1_0 / TQ2_0 layer weights at
- * lossless copies with the same results: I2_S when every block of the
- * tensor has one finite scale (as BitNet checkpoints converted to TQ have)
- * and the model runs on int8 activations, else TQ2_0 for TQ1_0 (~2.4x less
- * unpacking work per weight for 19% more bytes). Built once for the model,
+/* params.repack: point the context's TQ1_0 / TQ2_0 / I2_S layer weights at
+ * lossless copies with the same results: for TQ, I2_S when every block of
+ * the tensor has one finite scale (as BitNet checkpoints converted to TQ
+ * have) and the model runs on int8 activations, else TQ2_0 for TQ1_0 (~2.4x
+ * less unpacking work per weight for 19% more bytes); I2_S as stored, in
+ * huge pages and cache-line aligned (repack.c says why). Built once for the model,
  * the mapped pages handed back. A copy that cannot be allocated leaves that
  * tensor as stored, so this never fails. Sets lin->repacked for the
  * linears it changed. */
