@@ -19,6 +19,7 @@ struct bitnet_context {
     bitnet_context_params params;
     int32_t n_ctx, n_batch, n_past;
     size_t kv_elem;  /* bytes per cached element */
+    void *kv_arena;  /* holds every layer's k_cache and v_cache */
     void **k_cache;  /* per layer: n_ctx x kv_dim */
     void **v_cache;
     bitnet_token *tokens; /* the token at each position: n_ctx, [0, n_past) valid */
