@@ -17,13 +17,14 @@ static inline void bn_kv_prefetch(const void *k, const void *v, size_t elem, int
                                   int64_t head_dim)
 {
     const size_t row = (size_t)head_dim * elem;
-    const char *kn = (const char *)k + (size_t)((p + KV_PREFETCH_AHEAD) * stride) * elem;
     const char *vn = (const char *)v + (size_t)(p * stride) * elem;
-    for (size_t o = 0; o < row; o += 64) {
-        if (p + KV_PREFETCH_AHEAD < n_pos)
-            _mm_prefetch(kn + o, _MM_HINT_T0);
+    for (size_t o = 0; o < row; o += 64)
         _mm_prefetch(vn + o, _MM_HINT_T0);
-    }
+    if (p + KV_PREFETCH_AHEAD >= n_pos) /* no pointer past the cache is formed */
+        return;
+    const char *kn = (const char *)k + (size_t)((p + KV_PREFETCH_AHEAD) * stride) * elem;
+    for (size_t o = 0; o < row; o += 64)
+        _mm_prefetch(kn + o, _MM_HINT_T0);
 }
 
 #endif

@@ -86,7 +86,7 @@ static copy_plan plan_copy(const bitnet_weights *w, bool int8_acts)
 }
 
 /* Writes the copy planned for w at dst (plan.bytes); `row` is scratch for
- * one TQ2_0 row. */
+ * one TQ2_0 row (TQ1_0 as I2_S only). */
 static bitnet_weights fill_copy(const bitnet_weights *w, const copy_plan *plan, uint8_t *dst, uint8_t *row)
 {
     const int64_t bpr = w->n / TQ_ELEMS;
@@ -147,10 +147,12 @@ static void build_all(bitnet_model *m, const bn_arch_model *am)
         for (int i = 0; i < 7; i++) {
             if (!repackable(lin[i], m) || plans[lin[i]->idx].kind != COPY_NONE)
                 continue;
-            plans[lin[i]->idx] = plan_copy(&lin[i]->w, am->hp.act_i8);
-            total += slot_bytes(plans[lin[i]->idx].bytes);
-            const size_t rb = (size_t)(lin[i]->w.n / TQ_ELEMS) * sizeof(bn_block_tq2_0);
-            max_row = rb > max_row ? rb : max_row;
+            const copy_plan plan = plans[lin[i]->idx] = plan_copy(&lin[i]->w, am->hp.act_i8);
+            total += slot_bytes(plan.bytes);
+            if (plan.kind == COPY_TQ_AS_I2S && lin[i]->w.type == BITNET_TYPE_TQ1_0) { /* goes through a TQ2_0 row */
+                const size_t rb = (size_t)(lin[i]->w.n / TQ_ELEMS) * sizeof(bn_block_tq2_0);
+                max_row = rb > max_row ? rb : max_row;
+            }
         }
     }
     uint8_t *arena = plans && m->repacked && total ? bn_malloc_weights(total) : NULL;

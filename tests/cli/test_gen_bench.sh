@@ -80,6 +80,7 @@ check "bandwidth child" 0 "" "$bitnet" __read-bandwidth 1 1048576 1
 python3 -c 'import sys; v = float(open(sys.argv[1]).read()); assert v > 0, v' "$tmp/out" && pass=$((pass + 1)) || { echo "FAIL bandwidth child output"; fails=$((fails + 1)); }
 check "bandwidth child threads 0" 2 "usage" "$bitnet" __read-bandwidth 0 1048576 1
 check "bandwidth child bytes junk" 2 "usage" "$bitnet" __read-bandwidth 1 12x 1
+check "bandwidth child bytes negative" 2 "usage" "$bitnet" __read-bandwidth 1 -5 1
 check "bench md" 0 "| model |" "$bitnet" bench --model "$m" -p 4 -n 2 -r 1 -t 1 --bw-mib 0 --no-sha --md
 grep -q "tg2" "$tmp/out" && pass=$((pass + 1)) || { echo "FAIL bench md has no tg2 row"; fails=$((fails + 1)); }
 check "bench json stdout" 0 '"schema_version": 1' "$bitnet" bench --model "$m" -p 4 -n 0 -r 1 -t 1 --bw-mib 0 --json -
