@@ -41,25 +41,43 @@ INLINE __m512 exp512(__m512 x)
     return _mm512_scalef_ps(p, n);
 }
 
+/* Square-sum 16 floats into two double accumulators. */
+INLINE void sumsq16(__m512 v, __m512d *s0, __m512d *s1)
+{
+    const __m512d a = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    const __m512d b = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+    *s0 = _mm512_fmadd_pd(a, a, *s0);
+    *s1 = _mm512_fmadd_pd(b, b, *s1);
+}
+
+/* x * inv * w for 8 floats, in double, rounded once. */
+INLINE __m256 scale8(__m256 x, __m256 w, __m512d inv)
+{
+    return _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_mul_pd(_mm512_cvtps_pd(x), inv), _mm512_cvtps_pd(w)));
+}
+
+/* Full vectors load and store unmasked (masked stores are slow on AMD);
+ * only the tail is masked. */
 void bn_avx512_rmsnorm(const float *x, const float *w, int64_t n, float eps, float *y)
 {
-    /* sum of squares in double, as the reference */
-    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
-    for (int64_t i = 0; i < n; i += 16) {
-        const __m512 v = _mm512_maskz_loadu_ps(tail16(n - i), x + i);
-        const __m512d a = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-        const __m512d b = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
-        s0 = _mm512_fmadd_pd(a, a, s0);
-        s1 = _mm512_fmadd_pd(b, b, s1);
+    /* sum of squares in double, as the reference; four chains hide the
+     * FMA latency */
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd(), s2 = _mm512_setzero_pd(), s3 = _mm512_setzero_pd();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        sumsq16(_mm512_loadu_ps(x + i), &s0, &s1);
+        sumsq16(_mm512_loadu_ps(x + i + 16), &s2, &s3);
     }
-    const double ss = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+    for (; i < n; i += 16)
+        sumsq16(_mm512_maskz_loadu_ps(tail16(n - i), x + i), &s0, &s1);
+    const double ss = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3)));
     const double inv = 1.0 / sqrt(ss / (double)n + eps);
     const __m512d vinv = _mm512_set1_pd(inv);
-    for (int64_t i = 0; i < n; i += 8) {
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, scale8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(w + i), vinv));
+    if (i < n) {
         const __mmask8 m = tail8(n - i);
-        const __m512d a = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + i));
-        const __m512d b = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, w + i));
-        _mm256_mask_storeu_ps(y + i, m, _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_mul_pd(a, vinv), b)));
+        _mm256_mask_storeu_ps(y + i, m, scale8(_mm256_maskz_loadu_ps(m, x + i), _mm256_maskz_loadu_ps(m, w + i), vinv));
     }
 }
 
@@ -190,25 +208,37 @@ void bn_avx512_attention(const float *q, const void *k, const void *v, uint32_t 
     }
 }
 
+INLINE __m512 silu_mul16(__m512 a, __m512 b)
+{
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), a));
+    return _mm512_mul_ps(_mm512_div_ps(a, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), b);
+}
+
 void bn_avx512_silu_mul(const float *g, const float *u, float *y, int64_t n)
 {
-    const __m512 one = _mm512_set1_ps(1.0f);
-    for (int64_t i = 0; i < n; i += 16) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, silu_mul16(_mm512_loadu_ps(g + i), _mm512_loadu_ps(u + i)));
+    if (i < n) {
         const __mmask16 m = tail16(n - i);
-        const __m512 a = _mm512_maskz_loadu_ps(m, g + i), b = _mm512_maskz_loadu_ps(m, u + i);
-        const __m512 s = _mm512_div_ps(a, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), a))));
-        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(s, b));
+        _mm512_mask_storeu_ps(y + i, m, silu_mul16(_mm512_maskz_loadu_ps(m, g + i), _mm512_maskz_loadu_ps(m, u + i)));
     }
+}
+
+/* in double: a*a is exact, so one rounding as in the reference */
+INLINE __m256 relu2_mul8(__m256 g, __m256 u)
+{
+    const __m512d a = _mm512_max_pd(_mm512_cvtps_pd(g), _mm512_setzero_pd());
+    return _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_mul_pd(a, a), _mm512_cvtps_pd(u)));
 }
 
 void bn_avx512_relu2_mul(const float *g, const float *u, float *y, int64_t n)
 {
-    /* in double: a*a is exact, so one rounding as in the reference */
-    const __m512d zero = _mm512_setzero_pd();
-    for (int64_t i = 0; i < n; i += 8) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, relu2_mul8(_mm256_loadu_ps(g + i), _mm256_loadu_ps(u + i)));
+    if (i < n) {
         const __mmask8 m = tail8(n - i);
-        const __m512d a = _mm512_max_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, g + i)), zero);
-        const __m512d b = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, u + i));
-        _mm256_mask_storeu_ps(y + i, m, _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_mul_pd(a, a), b)));
+        _mm256_mask_storeu_ps(y + i, m, relu2_mul8(_mm256_maskz_loadu_ps(m, g + i), _mm256_maskz_loadu_ps(m, u + i)));
     }
 }

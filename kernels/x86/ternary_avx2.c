@@ -544,14 +544,27 @@ AI __m128i to_codes(__m256d v)
     return _mm256_cvttpd_epi32(v);
 }
 
+/* 8 codes of v in double, bit for bit the reference. */
+AI __m128i codes8_double(__m256 v, __m256d s)
+{
+    const __m128i lo = to_codes(round_away(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), s)));
+    const __m128i hi = to_codes(round_away(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), s)));
+    return _mm_packs_epi32(lo, hi); /* in range: packing is exact */
+}
+
 void bn_avx2_quantize_i8(const float *x, int64_t n, int8_t *q, float *scale)
 {
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
-    __m256 m = _mm256_setzero_ps();
+    __m256 m = _mm256_setzero_ps(), m1 = _mm256_setzero_ps();
     int64_t i = 0;
     /* max(|x|, m) returns m when x is NaN, as fmax ignores NaN */
+    for (; i + 16 <= n; i += 16) {
+        m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i), abs_mask), m);
+        m1 = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i + 8), abs_mask), m1);
+    }
     for (; i + 8 <= n; i += 8)
         m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i), abs_mask), m);
+    m = _mm256_max_ps(m, m1);
     __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
     m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
     m4 = _mm_max_ps(m4, _mm_shuffle_ps(m4, m4, 0x55));
@@ -562,11 +575,23 @@ void bn_avx2_quantize_i8(const float *x, int64_t n, int8_t *q, float *scale)
         amax = 1e-5;
     const double sd = 127.0 / amax;
     const __m256d s = _mm256_set1_pd(sd);
+    /* In float, x * (float)sd is within 127 * 2^-23 of the reference's
+     * double product, so it rounds to the same integer unless it lies within
+     * that of a tie: vectors with a product that near a tie (or NaN, from NaN
+     * or inf input) take the double path. */
+    const __m256 sf = _mm256_set1_ps((float)sd), near_tie = _mm256_set1_ps(0.5f - 0x1p-12f);
     for (i = 0; i + 8 <= n; i += 8) {
         const __m256 v = _mm256_loadu_ps(x + i);
-        const __m128i lo = to_codes(round_away(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), s)));
-        const __m128i hi = to_codes(round_away(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), s)));
-        const __m128i w16 = _mm_packs_epi32(lo, hi); /* in range: packing is exact */
+        const __m256 y = _mm256_mul_ps(v, sf);
+        const __m256 r = _mm256_round_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m256 dist = _mm256_and_ps(_mm256_sub_ps(y, r), abs_mask);
+        __m128i w16;
+        if (_mm256_movemask_ps(_mm256_cmp_ps(dist, near_tie, _CMP_NLT_UQ)))
+            w16 = codes8_double(v, s);
+        else {
+            const __m256i c = _mm256_cvtps_epi32(r);
+            w16 = _mm_packs_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+        }
         _mm_storel_epi64((__m128i *)(q + i), _mm_packs_epi16(w16, w16));
     }
     for (; i < n; i++) {

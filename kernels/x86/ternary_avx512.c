@@ -990,30 +990,51 @@ AI __m256i to_codes(__m512d v)
     return _mm512_maskz_cvttpd_epi32(ok, v);
 }
 
+/* 16 codes of v in double, bit for bit the reference (stored under k). */
+AI void codes16_double(__m512 v, __m512d s, int8_t *q, __mmask16 k)
+{
+    const __m512d lo = round_away(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), s));
+    const __m512d hi =
+        round_away(_mm512_mul_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), s));
+    const __m512i c = _mm512_inserti64x4(_mm512_castsi256_si512(to_codes(lo)), to_codes(hi), 1);
+    _mm_mask_storeu_epi8(q, k, _mm512_cvtepi32_epi8(c));
+}
+
 void bn_avx512_quantize_i8(const float *x, int64_t n, int8_t *q, float *scale)
 {
-    __m512 m = _mm512_setzero_ps();
+    __m512 m0 = _mm512_setzero_ps(), m1 = _mm512_setzero_ps();
     int64_t i = 0;
     /* max(|x|, m) returns m when x is NaN, as fmax ignores NaN */
-    for (; i + 16 <= n; i += 16)
-        m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + i)), m);
-    if (i < n) {
-        const __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
-        m = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(k, x + i)), m);
+    for (; i + 32 <= n; i += 32) {
+        m0 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + i)), m0);
+        m1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + i + 16)), m1);
     }
-    double amax = (double)_mm512_reduce_max_ps(m);
+    for (; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        m0 = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(k, x + i)), m0);
+    }
+    double amax = (double)_mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
     if (amax < 1e-5)
         amax = 1e-5;
-    const __m512d s = _mm512_set1_pd(127.0 / amax);
+    const double sd = 127.0 / amax;
+    const __m512d s = _mm512_set1_pd(sd);
+    /* In float, x * (float)sd is within 127 * 2^-23 of the reference's
+     * double product, so it rounds to the same integer unless it lies within
+     * that of a tie: vectors with a product that near a tie (or NaN, from NaN
+     * or inf input) take the double path. */
+    const __m512 sf = _mm512_set1_ps((float)sd), near_tie = _mm512_set1_ps(0.5f - 0x1p-12f);
     for (i = 0; i < n; i += 16) {
         const int64_t left = n - i;
         const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-        const __m512 v = _mm512_maskz_loadu_ps(k, x + i);
-        const __m512d lo = round_away(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), s));
-        const __m512d hi = round_away(
-            _mm512_mul_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), s));
-        const __m512i c = _mm512_inserti64x4(_mm512_castsi256_si512(to_codes(lo)), to_codes(hi), 1);
-        _mm_mask_storeu_epi8(q + i, k, _mm512_cvtepi32_epi8(c));
+        const __m512 v = left >= 16 ? _mm512_loadu_ps(x + i) : _mm512_maskz_loadu_ps(k, x + i);
+        const __m512 y = _mm512_mul_ps(v, sf);
+        const __m512 r = _mm512_roundscale_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        if (_mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(y, r)), near_tie, _CMP_NLT_UQ))
+            codes16_double(v, s, q + i, k);
+        else if (left >= 16) /* AMD: masked stores are slow */
+            _mm_storeu_si128((__m128i *)(q + i), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(r)));
+        else
+            _mm_mask_storeu_epi8(q + i, k, _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(r)));
     }
     *scale = (float)(amax / 127.0);
 }
