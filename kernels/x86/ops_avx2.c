@@ -89,20 +89,31 @@ INLINE void store8(float *p, __m256 v, int64_t cnt)
 
 void bn_avx2_rmsnorm(const float *x, const float *w, int64_t n, float eps, float *y)
 {
-    /* sum of squares in double, as the reference */
-    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
-    for (int64_t i = 0; i < n; i += 8) {
+    /* sum of squares in double, as the reference; four chains hide the
+     * FMA latency */
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd(), s2 = _mm256_setzero_pd(), s3 = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 v = _mm256_loadu_ps(x + i), u = _mm256_loadu_ps(x + i + 8);
+        const __m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), b = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        const __m256d c = _mm256_cvtps_pd(_mm256_castps256_ps128(u)), d = _mm256_cvtps_pd(_mm256_extractf128_ps(u, 1));
+        s0 = _mm256_fmadd_pd(a, a, s0);
+        s1 = _mm256_fmadd_pd(b, b, s1);
+        s2 = _mm256_fmadd_pd(c, c, s2);
+        s3 = _mm256_fmadd_pd(d, d, s3);
+    }
+    for (; i < n; i += 8) {
         const __m256 v = load8(x + i, n - i);
         const __m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), b = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
         s0 = _mm256_fmadd_pd(a, a, s0);
         s1 = _mm256_fmadd_pd(b, b, s1);
     }
-    const __m256d s = _mm256_add_pd(s0, s1);
+    const __m256d s = _mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3));
     __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
     h = _mm_add_sd(h, _mm_unpackhi_pd(h, h));
     const double inv = 1.0 / sqrt(_mm_cvtsd_f64(h) / (double)n + eps);
     const __m256d vinv = _mm256_set1_pd(inv);
-    for (int64_t i = 0; i < n; i += 4) {
+    for (i = 0; i < n; i += 4) {
         const __m256d a = _mm256_cvtps_pd(load4(x + i, n - i)), b = _mm256_cvtps_pd(load4(w + i, n - i));
         store4(y + i, _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_mul_pd(a, vinv), b)), n - i);
     }
